@@ -1,0 +1,81 @@
+"""Error correction: the K=7, rate-1/3 convolutional code (generators 133, 171, 165 octal, as in LTE),
+terminated with six zero tail bits, decoded by a soft-decision Viterbi decoder.
+
+Soft inputs are real numbers whose sign is the coded bit (positive = 1) and whose size is the
+confidence (ideally a log-likelihood ratio); the decoder maximises the correlation with a codeword,
+which is maximum likelihood for Gaussian noise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+CONSTRAINT_LENGTH = 7
+_MEMORY = CONSTRAINT_LENGTH - 1
+_STATES = 1 << _MEMORY
+GENERATORS = (0o133, 0o171, 0o165)
+RATE_INVERSE = len(GENERATORS)
+
+
+def _parity(value: int) -> int:
+    return bin(value).count("1") & 1
+
+
+# Register layout: bit 6 is the newest input, bits 5..0 the state (previous inputs, newest first).
+# For each next state ns: its input bit u = ns >> 5 and its two predecessor states.
+_NEXT = np.arange(_STATES)
+_INPUT_OF_NEXT = (_NEXT >> (_MEMORY - 1)).astype(np.uint8)
+_PRED = np.stack([((_NEXT & ((1 << (_MEMORY - 1)) - 1)) << 1) | b for b in (0, 1)])  # (2, 64)
+# Coded symbols (±1) on the branch pred -> next, shape (2, 64, 3).
+_BRANCH_SYMBOLS = np.array(
+    [
+        [
+            [2.0 * _parity(((int(_INPUT_OF_NEXT[ns]) << _MEMORY) | int(_PRED[b, ns])) & g) - 1.0 for g in GENERATORS]
+            for ns in range(_STATES)
+        ]
+        for b in (0, 1)
+    ],
+    dtype=np.float64,
+)
+
+
+def coded_length(info_bits: int) -> int:
+    return (info_bits + _MEMORY) * RATE_INVERSE
+
+
+def encode(bits: np.ndarray) -> np.ndarray:
+    """Coded bits (uint8 0/1) for ``bits`` followed by the zero tail."""
+    state = 0
+    out: list[int] = []
+    for bit in [*bits.astype(np.uint8).tolist(), *([0] * _MEMORY)]:
+        register = (bit << _MEMORY) | state
+        out.extend(_parity(register & g) for g in GENERATORS)
+        state = register >> 1
+    return np.array(out, dtype=np.uint8)
+
+
+def viterbi_decode(soft: np.ndarray, info_bits: int) -> tuple[np.ndarray, float]:
+    """Most likely information bits for ``soft`` (length ``coded_length(info_bits)``), and the winning
+    path's correlation metric."""
+    steps = info_bits + _MEMORY
+    if soft.shape != (steps * RATE_INVERSE,):
+        raise ValueError(f"expected {steps * RATE_INVERSE} soft values")
+    symbols = soft.astype(np.float64).reshape(steps, RATE_INVERSE)
+    metric = np.full(_STATES, -np.inf)
+    metric[0] = 0.0
+    decisions = np.empty((steps, _STATES), dtype=np.uint8)
+    for t in range(steps):
+        branch = _BRANCH_SYMBOLS @ symbols[t]  # (2, 64)
+        candidates = metric[_PRED] + branch
+        if t >= info_bits:  # tail: only input 0 is allowed
+            candidates[:, _INPUT_OF_NEXT == 1] = -np.inf
+        choice = (candidates[1] > candidates[0]).astype(np.uint8)
+        decisions[t] = choice
+        metric = np.where(choice == 1, candidates[1], candidates[0])
+    state = 0
+    best = float(metric[0])
+    bits = np.empty(steps, dtype=np.uint8)
+    for t in range(steps - 1, -1, -1):
+        bits[t] = _INPUT_OF_NEXT[state]
+        state = int(_PRED[decisions[t, state], state])
+    return bits[:info_bits], best

@@ -1,0 +1,246 @@
+"""The image watermark: a keyed, masked spread-spectrum pattern on luma, tiled over the picture.
+
+Geometry. The pattern is a tile of TILE_CELLS x TILE_CELLS cells repeated over the image; a cell's side
+is the image's short side / CELLS_PER_SHORT_SIDE, so the pattern scales with the picture and sits at
+the same mid-low spatial frequency whatever the resolution (it survives JPEG and downscaling). Any
+region holding a few tiles carries the whole payload.
+
+Working resolution. Embedding computes the pattern and its mask at a working size where a cell is
+WORK_CELL_PX pixels (short side WORK_SHORT_SIDE), then resizes the product to the image; detection
+brings the suspect image to the same working size, whitens it, folds all tiles into one, finds the
+tile's offset from the keyed sync cells and soft-decodes the data cells.
+
+Cells. SYNC_CELLS cells of each tile hold a keyed ±1 sync pattern; the rest hold the scrambled coded
+payload bits (each coded bit on two or three cells per tile, placed by a keyed permutation).
+
+Colour. The luma change is added equally to R, G and B, which changes Y by exactly that amount and
+leaves BT.601 chroma untouched (chroma is what JPEG and H.264 halve first).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from labeler.watermark import ecc, payload
+from labeler.watermark.keys import WatermarkKey
+from labeler.watermark.masking import perceptual_mask
+from labeler.watermark.sync import (
+    SyncResult,
+    cyclic_correlate,
+    cyclic_upsample,
+    find_offset,
+    fold,
+    highpass_cyclic,
+    whiten,
+)
+
+TILE_CELLS = 32
+CELLS_PER_SHORT_SIDE = 128
+WORK_CELL_PX = 4
+WORK_SHORT_SIDE = CELLS_PER_SHORT_SIDE * WORK_CELL_PX
+TILE_PX = TILE_CELLS * WORK_CELL_PX
+SYNC_CELLS = 256
+#: Below this short side a cell would be under two pixels: the mark would not survive anything.
+MIN_SHORT_SIDE = 256
+#: Nominal peak change of luma in grey levels at mask gain 1 (tuned by the benchmark for PSNR-Y ≈ 42 dB).
+BASE_AMPLITUDE = 2.4
+DEFAULT_FALSE_POSITIVE_LIMIT = 1e-6
+
+CODED_BITS = ecc.coded_length(payload.FRAME_BITS)
+
+
+@dataclass(frozen=True)
+class TileLayout:
+    """Which cell of the tile does what, derived from the key."""
+
+    sync_chips: np.ndarray  # float32 TILE_CELLS², ±1 on sync cells, 0 on data cells
+    data_cells: np.ndarray  # int64 flat indices of the data cells
+    data_signs: np.ndarray  # float32 ±1 keyed scrambler, one per data cell
+    data_bit: np.ndarray  # int64 coded-bit index carried by each data cell
+
+
+@lru_cache(maxsize=16)
+def tile_layout(key: WatermarkKey) -> TileLayout:
+    cells = TILE_CELLS * TILE_CELLS
+    order = key.rng("image/cells").permutation(cells)
+    sync_cells, data_cells = np.sort(order[:SYNC_CELLS]), np.sort(order[SYNC_CELLS:])
+    sync_chips = np.zeros(cells, dtype=np.float32)
+    sync_chips[sync_cells] = key.signs("image/sync", SYNC_CELLS)
+    # Spread coded bits evenly over the data cells, in keyed order.
+    data_bit = key.rng("image/assign").permutation(np.arange(data_cells.size) % CODED_BITS)
+    return TileLayout(
+        sync_chips=sync_chips.reshape(TILE_CELLS, TILE_CELLS),
+        data_cells=data_cells,
+        data_signs=key.signs("image/scramble", data_cells.size),
+        data_bit=data_bit.astype(np.int64),
+    )
+
+
+def tile_chips(layout: TileLayout, coded: np.ndarray) -> np.ndarray:
+    """The TILE_CELLS² ±1 chip grid carrying ``coded`` (uint8 0/1 coded bits)."""
+    chips = layout.sync_chips.copy().reshape(-1)
+    chips[layout.data_cells] = layout.data_signs * (coded[layout.data_bit].astype(np.float32) * 2.0 - 1.0)
+    return chips.reshape(TILE_CELLS, TILE_CELLS)
+
+
+def luma_of(pixels: np.ndarray) -> np.ndarray:
+    """BT.601 luma as float32 HxW from uint8 HxWxC (C = 1, 3 or 4; alpha ignored)."""
+    if pixels.ndim == 2:
+        return pixels.astype(np.float32)
+    channels = pixels.shape[2]
+    if channels == 1:
+        return pixels[:, :, 0].astype(np.float32)
+    rgb = pixels[:, :, :3].astype(np.float32)
+    return (rgb[:, :, 0] * np.float32(0.299) + rgb[:, :, 1] * np.float32(0.587) + rgb[:, :, 2] * np.float32(0.114))
+
+
+def working_size(height: int, width: int) -> tuple[int, int]:
+    scale = WORK_SHORT_SIDE / min(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def to_working(luma: np.ndarray) -> np.ndarray:
+    height, width = luma.shape
+    work_h, work_w = working_size(height, width)
+    shrinking = work_h < height
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return cv2.resize(luma, (work_w, work_h), interpolation=interpolation)
+
+
+def can_embed(height: int, width: int) -> bool:
+    return min(height, width) >= MIN_SHORT_SIDE
+
+
+def embed_image(
+    pixels: np.ndarray, watermark_id: int, key: WatermarkKey, strength: float = 1.0
+) -> np.ndarray:
+    """A new uint8 array like ``pixels`` (HxWxC, C = 1, 3 or 4) carrying ``watermark_id``."""
+    height, width = pixels.shape[:2]
+    if not can_embed(height, width):
+        raise ValueError(f"image short side {min(height, width)} px is below {MIN_SHORT_SIDE} px")
+    coded = ecc.encode(payload.encode_frame(watermark_id))
+    tile = cyclic_upsample(tile_chips(tile_layout(key), coded), WORK_CELL_PX)
+
+    work = to_working(luma_of(pixels))
+    work_h, work_w = work.shape
+    pattern = np.tile(tile, (-(-work_h // TILE_PX), -(-work_w // TILE_PX)))[:work_h, :work_w]
+    delta_work = (np.float32(BASE_AMPLITUDE * strength) * perceptual_mask(work)) * pattern
+    delta = cv2.resize(delta_work, (width, height), interpolation=cv2.INTER_LINEAR)
+
+    out = pixels.copy()
+    colour = out if out.ndim == 2 else out[:, :, : min(3, out.shape[2])]
+    marked = colour.astype(np.float32) + (delta if colour.ndim == 2 else delta[:, :, None])
+    np.clip(np.rint(marked), 0, 255, out=marked)
+    colour[...] = marked.astype(np.uint8)
+    return out
+
+
+@dataclass(frozen=True)
+class ImageDetection:
+    detected: bool
+    watermark_id: int | None
+    #: Sync peak in robust standard deviations.
+    score: float
+    #: Probability that an unmarked image yields a claim this strong (≤ the limit when detected).
+    false_positive_probability: float
+    sync_p_value: float
+    #: Tile offset found, in working-resolution pixels (row, column).
+    offset: tuple[int, int]
+    #: Scale and rotation assumed or estimated, relative to the embedding geometry.
+    scale: float
+    rotation_degrees: float
+    #: Fraction of coded bits whose soft value agrees with the decoded codeword (1.0 = no bit errors).
+    coded_bit_agreement: float
+    #: Mean soft-value size over its spread: how clearly the chips stand out of the noise.
+    chip_snr: float
+    reason: str
+
+
+def _single_chip_kernel() -> np.ndarray:
+    one = np.zeros((TILE_CELLS, TILE_CELLS), dtype=np.float32)
+    one[0, 0] = 1.0
+    return highpass_cyclic(cyclic_upsample(one, WORK_CELL_PX))
+
+
+def _cell_responses(aligned: np.ndarray) -> np.ndarray:
+    """Matched-filter response of every cell of the aligned folded tile (flat, TILE_CELLS²)."""
+    response = cyclic_correlate(aligned, _single_chip_kernel())
+    return response[::WORK_CELL_PX, ::WORK_CELL_PX].reshape(-1)
+
+
+def _soft_coded(layout: TileLayout, responses: np.ndarray) -> np.ndarray:
+    descrambled = responses[layout.data_cells] * layout.data_signs
+    return np.bincount(layout.data_bit, weights=descrambled, minlength=CODED_BITS)
+
+
+def _not_detected(reason: str, sync: SyncResult | None = None) -> ImageDetection:
+    return ImageDetection(
+        detected=False,
+        watermark_id=None,
+        score=sync.z if sync else 0.0,
+        false_positive_probability=1.0,
+        sync_p_value=sync.p_value if sync else 1.0,
+        offset=(sync.dy, sync.dx) if sync else (0, 0),
+        scale=1.0,
+        rotation_degrees=0.0,
+        coded_bit_agreement=0.0,
+        chip_snr=0.0,
+        reason=reason,
+    )
+
+
+def detect_image(
+    pixels: np.ndarray, key: WatermarkKey, false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT
+) -> ImageDetection:
+    """Look for our mark in uint8 HxWxC pixels. A claim needs a valid frame (CRC) and a joint
+    false-positive probability at or below ``false_positive_limit``."""
+    height, width = pixels.shape[:2]
+    if min(height, width) < TILE_PX // 2:
+        return _not_detected(f"image too small to carry the watermark ({width}x{height})")
+    work = to_working(luma_of(pixels))
+    if float(work.std()) < 1e-3:
+        return _not_detected("image is uniform: nothing to decode")
+    layout = tile_layout(key)
+    folded = fold(whiten(work), TILE_PX)
+    sync = find_offset(folded, highpass_cyclic(cyclic_upsample(layout.sync_chips, WORK_CELL_PX)))
+    aligned = np.roll(folded, (-sync.dy, -sync.dx), axis=(0, 1))
+    responses = _cell_responses(aligned)
+    soft = _soft_coded(layout, responses)
+    bits, _ = ecc.viterbi_decode(soft, payload.FRAME_BITS)
+    watermark_id = payload.decode_frame(bits)
+
+    expected = ecc.encode(bits).astype(np.float64) * 2.0 - 1.0
+    agreement = float(np.mean(np.sign(soft) == expected))
+    chip_values = responses[layout.data_cells] * layout.data_signs * expected[layout.data_bit]
+    spread = float(np.std(chip_values))
+    chip_snr = float(np.mean(chip_values)) / spread if spread > 0 else 0.0
+
+    hypotheses = 1
+    fp = min(1.0, hypotheses * sync.p_value * payload.RANDOM_FRAME_ACCEPT_PROBABILITY)
+    if watermark_id is None:
+        result = _not_detected("no valid payload frame (CRC failed)", sync)
+        return ImageDetection(**{**result.__dict__, "coded_bit_agreement": agreement, "chip_snr": chip_snr})
+    if fp > false_positive_limit:
+        result = _not_detected(
+            f"frame decoded but false-positive probability {fp:.2e} is above the limit {false_positive_limit:.0e}",
+            sync,
+        )
+        return ImageDetection(**{**result.__dict__, "coded_bit_agreement": agreement, "chip_snr": chip_snr})
+    return ImageDetection(
+        detected=True,
+        watermark_id=watermark_id,
+        score=sync.z,
+        false_positive_probability=fp,
+        sync_p_value=sync.p_value,
+        offset=(sync.dy, sync.dx),
+        scale=1.0,
+        rotation_degrees=0.0,
+        coded_bit_agreement=agreement,
+        chip_snr=chip_snr,
+        reason="valid payload frame with CRC" + (f", sync z={sync.z:.1f}" if math.isfinite(sync.z) else ""),
+    )
