@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from labeler.watermark import ecc
+
+INFO = 92
+
+
+@given(st.lists(st.integers(0, 1), min_size=INFO, max_size=INFO))
+def test_noiseless_round_trip(bits: list[int]) -> None:
+    info = np.array(bits, dtype=np.uint8)
+    coded = ecc.encode(info)
+    assert coded.shape == (ecc.coded_length(INFO),)
+    decoded, _ = ecc.viterbi_decode(coded * 2.0 - 1.0, INFO)
+    assert np.array_equal(decoded, info)
+
+
+@settings(max_examples=60)
+@given(
+    st.lists(st.integers(0, 1), min_size=INFO, max_size=INFO),
+    st.lists(st.integers(0, ecc.coded_length(INFO) - 1), min_size=1, max_size=7, unique=True),
+)
+def test_corrects_any_seven_hard_errors(bits: list[int], flips: list[int]) -> None:
+    # The code's free distance is 15, so maximum-likelihood decoding corrects any 7 errors.
+    info = np.array(bits, dtype=np.uint8)
+    soft = ecc.encode(info) * 2.0 - 1.0
+    soft[flips] *= -1
+    decoded, _ = ecc.viterbi_decode(soft, INFO)
+    assert np.array_equal(decoded, info)
+
+
+def test_soft_decoding_beats_hard_decisions_in_gaussian_noise() -> None:
+    rng = np.random.default_rng(3)
+    info = rng.integers(0, 2, INFO).astype(np.uint8)
+    clean = ecc.encode(info) * 2.0 - 1.0
+    soft_ok = hard_ok = 0
+    for _ in range(150):
+        noisy = clean + rng.normal(0, 1.0, clean.size)
+        soft_ok += np.array_equal(ecc.viterbi_decode(noisy, INFO)[0], info)
+        hard_ok += np.array_equal(ecc.viterbi_decode(np.sign(noisy), INFO)[0], info)
+    assert soft_ok > hard_ok
+    assert soft_ok >= 135  # ~3% frame errors expected at 0 dB per coded bit
