@@ -88,15 +88,14 @@ def tile_chips(layout: TileLayout, coded: np.ndarray) -> np.ndarray:
     return chips.reshape(TILE_CELLS, TILE_CELLS)
 
 
-def luma_of(pixels: np.ndarray) -> np.ndarray:
-    """BT.601 luma as float32 HxW from uint8 HxWxC (C = 1, 3 or 4; alpha ignored)."""
+def _grey_u8(pixels: np.ndarray) -> np.ndarray:
     if pixels.ndim == 2:
-        return pixels.astype(np.float32)
+        return pixels
     channels = pixels.shape[2]
     if channels == 1:
-        return pixels[:, :, 0].astype(np.float32)
-    rgb = pixels[:, :, :3].astype(np.float32)
-    return (rgb[:, :, 0] * np.float32(0.299) + rgb[:, :, 1] * np.float32(0.587) + rgb[:, :, 2] * np.float32(0.114))
+        return pixels[:, :, 0]
+    code = cv2.COLOR_RGBA2GRAY if channels == 4 else cv2.COLOR_RGB2GRAY
+    return cv2.cvtColor(pixels, code)  # BT.601 weights, fixed point: 25x faster than float maths
 
 
 def working_size(height: int, width: int) -> tuple[int, int]:
@@ -104,12 +103,13 @@ def working_size(height: int, width: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def to_working(luma: np.ndarray) -> np.ndarray:
-    height, width = luma.shape
+def working_luma(pixels: np.ndarray) -> np.ndarray:
+    """Luma at the working resolution (float32, short side WORK_SHORT_SIDE)."""
+    grey = _grey_u8(pixels).astype(np.float32)
+    height, width = grey.shape
     work_h, work_w = working_size(height, width)
-    shrinking = work_h < height
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
-    return cv2.resize(luma, (work_w, work_h), interpolation=interpolation)
+    interpolation = cv2.INTER_AREA if work_h < height else cv2.INTER_CUBIC
+    return cv2.resize(grey, (work_w, work_h), interpolation=interpolation)
 
 
 def can_embed(height: int, width: int) -> bool:
@@ -126,18 +126,25 @@ def embed_image(
     coded = ecc.encode(payload.encode_frame(watermark_id))
     tile = cyclic_upsample(tile_chips(tile_layout(key), coded), WORK_CELL_PX)
 
-    work = to_working(luma_of(pixels))
+    work = working_luma(pixels)
     work_h, work_w = work.shape
     pattern = np.tile(tile, (-(-work_h // TILE_PX), -(-work_w // TILE_PX)))[:work_h, :work_w]
     delta_work = (np.float32(BASE_AMPLITUDE * strength) * perceptual_mask(work)) * pattern
-    delta = cv2.resize(delta_work, (width, height), interpolation=cv2.INTER_LINEAR)
+    return add_luma_delta(pixels, cv2.resize(delta_work, (width, height), interpolation=cv2.INTER_LINEAR))
 
-    out = pixels.copy()
-    colour = out if out.ndim == 2 else out[:, :, : min(3, out.shape[2])]
-    marked = colour.astype(np.float32) + (delta if colour.ndim == 2 else delta[:, :, None])
-    np.clip(np.rint(marked), 0, 255, out=marked)
-    colour[...] = marked.astype(np.uint8)
-    return out
+
+def add_luma_delta(pixels: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """``pixels`` with the float32 HxW ``delta`` added to every colour channel (rounded, saturated);
+    alpha untouched. Adding the same amount to R, G and B moves Y by exactly that and leaves chroma."""
+    step = cv2.multiply(delta, 1.0, dtype=cv2.CV_16S)  # type: ignore[call-overload]  # rounds to nearest
+    if pixels.ndim == 2 or pixels.shape[2] == 1:
+        marked = cv2.add(pixels.reshape(pixels.shape[:2]), step, dtype=cv2.CV_8U)
+        return marked.reshape(pixels.shape)
+    colour = np.ascontiguousarray(pixels[:, :, :3])
+    marked = cv2.add(colour, cv2.merge([step, step, step]), dtype=cv2.CV_8U)
+    if pixels.shape[2] == 3:
+        return marked
+    return np.dstack([marked, pixels[:, :, 3:]])
 
 
 @dataclass(frozen=True)
@@ -202,7 +209,7 @@ def detect_image(
     height, width = pixels.shape[:2]
     if min(height, width) < TILE_PX // 2:
         return _not_detected(f"image too small to carry the watermark ({width}x{height})")
-    work = to_working(luma_of(pixels))
+    work = working_luma(pixels)
     if float(work.std()) < 1e-3:
         return _not_detected("image is uniform: nothing to decode")
     layout = tile_layout(key)

@@ -31,7 +31,7 @@ def whiten(plane: np.ndarray) -> np.ndarray:
 
 def highpass_cyclic(tile: np.ndarray) -> np.ndarray:
     """The same low-frequency removal as ``whiten`` applied to a periodic tile (wrap-around borders)."""
-    pad = int(math.ceil(4 * WHITEN_SIGMA))
+    pad = math.ceil(4 * WHITEN_SIGMA)
     wrapped = np.pad(tile.astype(np.float32), pad, mode="wrap")
     blurred = cv2.GaussianBlur(wrapped, (0, 0), WHITEN_SIGMA, borderType=cv2.BORDER_REFLECT)[pad:-pad, pad:-pad]
     return (tile - blurred).astype(np.float32)
