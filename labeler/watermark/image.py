@@ -30,12 +30,16 @@ from labeler.watermark import ecc, payload
 from labeler.watermark.keys import WatermarkKey
 from labeler.watermark.masking import perceptual_mask
 from labeler.watermark.sync import (
+    IDENTITY,
+    Geometry,
     SyncResult,
     cyclic_correlate,
     cyclic_upsample,
     find_offset,
     fold,
     highpass_cyclic,
+    lattice_candidates,
+    warp_to_canonical,
     whiten,
 )
 
@@ -185,27 +189,79 @@ def _soft_coded(layout: TileLayout, responses: np.ndarray) -> np.ndarray:
     return np.bincount(layout.data_bit, weights=descrambled, minlength=CODED_BITS)
 
 
-def _not_detected(reason: str, sync: SyncResult | None = None) -> ImageDetection:
+@dataclass(frozen=True)
+class _Attempt:
+    geometry: Geometry
+    sync: SyncResult
+    watermark_id: int | None
+    coded_bit_agreement: float
+    chip_snr: float
+
+
+def _decode_plane(whitened: np.ndarray, layout: TileLayout, geometry: Geometry) -> _Attempt:
+    """Fold, synchronise and soft-decode one canonical-geometry whitened plane."""
+    folded = fold(whitened, TILE_PX)
+    sync = find_offset(folded, highpass_cyclic(cyclic_upsample(layout.sync_chips, WORK_CELL_PX)))
+    aligned = np.roll(folded, (-sync.dy, -sync.dx), axis=(0, 1))
+    responses = _cell_responses(aligned)
+    soft = _soft_coded(layout, responses)
+    bits, _ = ecc.viterbi_decode(soft, payload.FRAME_BITS)
+    expected = ecc.encode(bits).astype(np.float64) * 2.0 - 1.0
+    chip_values = responses[layout.data_cells] * layout.data_signs * expected[layout.data_bit]
+    spread = float(np.std(chip_values))
+    return _Attempt(
+        geometry=geometry,
+        sync=sync,
+        watermark_id=payload.decode_frame(bits),
+        coded_bit_agreement=float(np.mean(np.sign(soft) == expected)),
+        chip_snr=float(np.mean(chip_values)) / spread if spread > 0 else 0.0,
+    )
+
+
+def _report(attempt: _Attempt, hypotheses: int, limit: float) -> ImageDetection:
+    sync = attempt.sync
+    fp = min(1.0, hypotheses * sync.p_value * payload.RANDOM_FRAME_ACCEPT_PROBABILITY)
+    if attempt.watermark_id is None:
+        detected, fp, reason = False, 1.0, f"no valid payload frame in {hypotheses} geometry hypotheses"
+    elif fp > limit:
+        detected, reason = False, f"frame decoded but false-positive probability {fp:.2e} is above {limit:.0e}"
+    else:
+        detected, reason = True, f"valid payload frame (CRC) at sync z={sync.z:.1f}"
     return ImageDetection(
-        detected=False,
-        watermark_id=None,
-        score=sync.z if sync else 0.0,
-        false_positive_probability=1.0,
-        sync_p_value=sync.p_value if sync else 1.0,
-        offset=(sync.dy, sync.dx) if sync else (0, 0),
-        scale=1.0,
-        rotation_degrees=0.0,
-        coded_bit_agreement=0.0,
-        chip_snr=0.0,
+        detected=detected,
+        watermark_id=attempt.watermark_id if detected else None,
+        score=sync.z,
+        false_positive_probability=fp if detected else 1.0,
+        sync_p_value=sync.p_value,
+        offset=(sync.dy, sync.dx),
+        scale=attempt.geometry.scale,
+        rotation_degrees=math.degrees(attempt.geometry.rotation),
+        coded_bit_agreement=attempt.coded_bit_agreement,
+        chip_snr=attempt.chip_snr,
         reason=reason,
     )
+
+
+def _not_detected(reason: str) -> ImageDetection:
+    return ImageDetection(
+        detected=False, watermark_id=None, score=0.0, false_positive_probability=1.0, sync_p_value=1.0,
+        offset=(0, 0), scale=1.0, rotation_degrees=0.0, coded_bit_agreement=0.0, chip_snr=0.0, reason=reason,
+    )
+
+
+#: Lattice hypotheses tried after the unchanged geometry fails (each one counts in the false-positive bound).
+GEOMETRY_CANDIDATES = 6
 
 
 def detect_image(
     pixels: np.ndarray, key: WatermarkKey, false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT
 ) -> ImageDetection:
-    """Look for our mark in uint8 HxWxC pixels. A claim needs a valid frame (CRC) and a joint
-    false-positive probability at or below ``false_positive_limit``."""
+    """Look for our mark in uint8 HxWxC pixels.
+
+    First the geometry of a picture that was only re-encoded or resized; then, if that yields no valid
+    frame, the scale/rotation candidates read off the tile lattice. A claim needs a valid frame (CRC)
+    and a false-positive probability, union-bounded over every hypothesis tried, within the limit.
+    """
     height, width = pixels.shape[:2]
     if min(height, width) < TILE_PX // 2:
         return _not_detected(f"image too small to carry the watermark ({width}x{height})")
@@ -213,41 +269,20 @@ def detect_image(
     if float(work.std()) < 1e-3:
         return _not_detected("image is uniform: nothing to decode")
     layout = tile_layout(key)
-    folded = fold(whiten(work), TILE_PX)
-    sync = find_offset(folded, highpass_cyclic(cyclic_upsample(layout.sync_chips, WORK_CELL_PX)))
-    aligned = np.roll(folded, (-sync.dy, -sync.dx), axis=(0, 1))
-    responses = _cell_responses(aligned)
-    soft = _soft_coded(layout, responses)
-    bits, _ = ecc.viterbi_decode(soft, payload.FRAME_BITS)
-    watermark_id = payload.decode_frame(bits)
-
-    expected = ecc.encode(bits).astype(np.float64) * 2.0 - 1.0
-    agreement = float(np.mean(np.sign(soft) == expected))
-    chip_values = responses[layout.data_cells] * layout.data_signs * expected[layout.data_bit]
-    spread = float(np.std(chip_values))
-    chip_snr = float(np.mean(chip_values)) / spread if spread > 0 else 0.0
-
-    hypotheses = 1
-    fp = min(1.0, hypotheses * sync.p_value * payload.RANDOM_FRAME_ACCEPT_PROBABILITY)
-    if watermark_id is None:
-        result = _not_detected("no valid payload frame (CRC failed)", sync)
-        return ImageDetection(**{**result.__dict__, "coded_bit_agreement": agreement, "chip_snr": chip_snr})
-    if fp > false_positive_limit:
-        result = _not_detected(
-            f"frame decoded but false-positive probability {fp:.2e} is above the limit {false_positive_limit:.0e}",
-            sync,
-        )
-        return ImageDetection(**{**result.__dict__, "coded_bit_agreement": agreement, "chip_snr": chip_snr})
-    return ImageDetection(
-        detected=True,
-        watermark_id=watermark_id,
-        score=sync.z,
-        false_positive_probability=fp,
-        sync_p_value=sync.p_value,
-        offset=(sync.dy, sync.dx),
-        scale=1.0,
-        rotation_degrees=0.0,
-        coded_bit_agreement=agreement,
-        chip_snr=chip_snr,
-        reason="valid payload frame with CRC" + (f", sync z={sync.z:.1f}" if math.isfinite(sync.z) else ""),
-    )
+    whitened = whiten(work)
+    first = _decode_plane(whitened, layout, IDENTITY)
+    if first.watermark_id is not None:
+        return _report(first, 1, false_positive_limit)
+    tried = 1
+    best = first
+    for geometry in lattice_candidates(whitened, TILE_PX, GEOMETRY_CANDIDATES):
+        warped, inside = warp_to_canonical(work, geometry)
+        if min(warped.shape) < TILE_PX:
+            continue
+        attempt = _decode_plane(whiten(warped) * inside, layout, geometry)
+        tried += 1
+        if attempt.watermark_id is not None:
+            return _report(attempt, tried, false_positive_limit)
+        if attempt.sync.z > best.sync.z:
+            best = attempt
+    return _report(best, tried, false_positive_limit)

@@ -89,3 +89,107 @@ def find_offset(folded: np.ndarray, template: np.ndarray) -> SyncResult:
     z = (float(surface.flat[flat_index]) - median) / spread
     p_value = min(1.0, surface.size * normal_tail(z))
     return SyncResult(int(dy), int(dx), z, p_value)
+
+
+# --- Geometry: recovering scale and rotation from the tile lattice ---------------------------------------
+#
+# The tiled pattern makes the whitened picture periodic, so its autocorrelation has sharp peaks on the
+# tile lattice: at (m, n) * period, rotated with the picture. Scoring candidate (period, angle) pairs
+# by the autocorrelation summed over a few lattice points finds how the picture was scaled and rotated
+# (crops change the period relative to the short side; rotations tilt the lattice). The autocorrelation
+# is high-passed so only sharp peaks count, and left unnormalised so that long lags (few overlapping
+# pixels, noisy sums) weigh less; that also makes the true period beat its multiples, whose lattice
+# points are a subset of the true one's.
+
+LATTICE_POINTS = ((1, 0), (0, 1), (1, 1), (1, -1), (2, 0), (0, 2))
+SCALE_RANGE = (0.85, 2.4)
+SCALE_STEPS = 300
+ROTATION_LIMIT_DEGREES = 10.0
+ROTATION_STEP_DEGREES = 0.25
+ACF_DETREND_SIGMA = 6.0
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """How the suspect picture relates to the embedding frame: lattice period / nominal, and angle."""
+
+    scale: float
+    rotation: float  # radians, image coordinates (y down)
+    score: float = 0.0
+
+    @property
+    def is_identity(self) -> bool:
+        return self.scale == 1.0 and self.rotation == 0.0
+
+
+IDENTITY = Geometry(1.0, 0.0)
+
+
+def autocorrelation(plane: np.ndarray) -> np.ndarray:
+    """Linear (zero-padded) autocorrelation, centred, with its smooth trend removed."""
+    height, width = plane.shape
+    shape = (2 * height, 2 * width)
+    spectrum = np.fft.rfft2(plane, s=shape)
+    acf = np.fft.fftshift(np.fft.irfft2(spectrum.real**2 + spectrum.imag**2, s=shape)).astype(np.float32)
+    return acf - cv2.GaussianBlur(acf, (0, 0), ACF_DETREND_SIGMA)
+
+
+def _parabolic_offset(before: float, peak: float, after: float) -> float:
+    curvature = before - 2.0 * peak + after
+    return 0.0 if curvature >= 0 else 0.5 * (before - after) / curvature
+
+
+def lattice_candidates(whitened: np.ndarray, nominal_period: int, count: int) -> list[Geometry]:
+    """The ``count`` most likely (scale, rotation) pairs, best first, refined to sub-step precision."""
+    acf = autocorrelation(whitened)
+    centre_y, centre_x = acf.shape[0] // 2, acf.shape[1] // 2
+    log_scales = np.linspace(math.log(SCALE_RANGE[0]), math.log(SCALE_RANGE[1]), SCALE_STEPS)
+    angles = np.deg2rad(
+        np.arange(-ROTATION_LIMIT_DEGREES, ROTATION_LIMIT_DEGREES + 1e-9, ROTATION_STEP_DEGREES)
+    )
+    period, angle = np.meshgrid(nominal_period * np.exp(log_scales), angles, indexing="ij")
+    cos, sin = np.cos(angle), np.sin(angle)
+    score = np.zeros(period.shape, dtype=np.float32)
+    for m, n in LATTICE_POINTS:
+        x = (centre_x + (m * cos - n * sin) * period).astype(np.float32)
+        y = (centre_y + (m * sin + n * cos) * period).astype(np.float32)
+        score += cv2.remap(acf, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+    found: list[Geometry] = []
+    remaining = score.copy()
+    for _ in range(count):
+        i, j = np.unravel_index(int(np.argmax(remaining)), remaining.shape)
+        if not math.isfinite(float(remaining[i, j])):
+            break
+        di = _parabolic_offset(score[i - 1, j], score[i, j], score[i + 1, j]) if 0 < i < SCALE_STEPS - 1 else 0.0
+        dj = _parabolic_offset(score[i, j - 1], score[i, j], score[i, j + 1]) if 0 < j < angles.size - 1 else 0.0
+        log_step = log_scales[1] - log_scales[0]
+        found.append(
+            Geometry(
+                scale=float(math.exp(log_scales[i] + di * log_step)),
+                rotation=float(angles[j] + dj * (angles[1] - angles[0])),
+                score=float(score[i, j]),
+            )
+        )
+        # Suppress the neighbourhood so the next candidate is a different geometry.
+        remaining[max(0, i - 8) : i + 9, max(0, j - 4) : j + 5] = -np.inf
+    return found
+
+
+def warp_to_canonical(plane: np.ndarray, geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
+    """Undo ``geometry``: rotate back and rescale so the lattice has its nominal period and axes.
+
+    Returns the warped plane and a 0/1 mask of the pixels that came from inside the picture.
+    """
+    height, width = plane.shape
+    factor = 1.0 / geometry.scale
+    cos, sin = math.cos(geometry.rotation) * factor, math.sin(geometry.rotation) * factor
+    out_h, out_w = max(1, round(height * factor)), max(1, round(width * factor))
+    matrix = np.array([[cos, sin, 0.0], [-sin, cos, 0.0]], dtype=np.float64)
+    matrix[:, 2] = np.array([out_w / 2.0, out_h / 2.0]) - matrix[:, :2] @ np.array([width / 2.0, height / 2.0])
+    warped = cv2.warpAffine(plane, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    inside = cv2.warpAffine(
+        np.ones_like(plane), matrix, (out_w, out_h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    return warped, inside

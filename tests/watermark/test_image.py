@@ -127,3 +127,40 @@ def test_derived_ids_depend_on_producer_and_produce_id() -> None:
     assert derive_watermark_id("a", "1") != derive_watermark_id("b", "1")
     assert derive_watermark_id("a", "1") != derive_watermark_id("a", "2")
     assert 0 <= derive_watermark_id("x", "y") < 2**64
+
+
+def _rotate(a: np.ndarray, degrees: float) -> np.ndarray:
+    h, w = a.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), degrees, 1.0)
+    return cv2.warpAffine(a, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def _centre_crop(a: np.ndarray, area: float) -> np.ndarray:
+    h, w = a.shape[:2]
+    ch, cw = int(h * area**0.5), int(w * area**0.5)
+    y, x = (h - ch) // 2, (w - cw) // 2
+    return np.ascontiguousarray(a[y : y + ch, x : x + cw])
+
+
+def _screenshot(a: np.ndarray) -> np.ndarray:
+    small = cv2.resize(a, None, fx=0.8, fy=0.8, interpolation=cv2.INTER_AREA)
+    h, w = small.shape[:2]
+    return jpeg_roundtrip(np.ascontiguousarray(small[h // 20 : h - h // 20, w // 20 : w - w // 20]), 80)
+
+
+@pytest.mark.parametrize(
+    ("attack", "scale", "rotation"),
+    [
+        pytest.param(lambda a: _centre_crop(a, 0.5), 2**0.5, 0.0, id="crop50"),
+        pytest.param(lambda a: _rotate(a, 5), 1.0, -5.0, id="rotate5"),
+        pytest.param(lambda a: _rotate(_centre_crop(a, 0.7), -2), 0.7**-0.5, 2.0, id="crop70+rotate-2"),
+        pytest.param(_screenshot, 1 / 0.9, 0.0, id="screenshot"),
+    ],
+)
+def test_recovers_geometry_after_crops_and_rotations(attack, scale: float, rotation: float) -> None:  # type: ignore[no-untyped-def]
+    marked = embed_image(natural_image(720, 960, seed=21), WID, KEY)
+    result = detect_image(attack(marked), KEY)
+    assert result.watermark_id == WID, result.reason
+    assert result.scale == pytest.approx(scale, rel=0.02)
+    assert result.rotation_degrees == pytest.approx(rotation, abs=0.3)
+    assert result.false_positive_probability <= DEFAULT_FALSE_POSITIVE_LIMIT
