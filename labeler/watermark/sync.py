@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 
 WHITEN_SIGMA = 3.0
-NORMALISE_WINDOW = 31
-CLIP_SIGMAS = 3.0
+NORMALISE_WINDOW = 9
+CLIP_SIGMAS = 2.0
 
 
 def whiten(plane: np.ndarray) -> np.ndarray:
