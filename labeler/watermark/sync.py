@@ -134,45 +134,63 @@ def autocorrelation(plane: np.ndarray) -> np.ndarray:
     return acf - cv2.GaussianBlur(acf, (0, 0), ACF_DETREND_SIGMA)
 
 
-def _parabolic_offset(before: float, peak: float, after: float) -> float:
-    curvature = before - 2.0 * peak + after
-    return 0.0 if curvature >= 0 else 0.5 * (before - after) / curvature
+#: Lattice points for the fine stage: longer lags pin the angle and period down more precisely.
+REFINE_POINTS = tuple(
+    (m, n) for m in range(0, 4) for n in range(-3, 4) if (m > 0 or n > 0) and m * m + n * n <= 10
+)
+REFINE_SCALE_SPAN = 0.012
+REFINE_ROTATION_SPAN_DEGREES = 0.5
+REFINE_STEPS = 41
+
+
+def _lattice_score(
+    acf: np.ndarray, period: np.ndarray, angle: np.ndarray, points: tuple[tuple[int, int], ...]
+) -> np.ndarray:
+    """Autocorrelation summed over ``points`` of the lattice (period, angle), for arrays of candidates."""
+    centre_y, centre_x = acf.shape[0] // 2, acf.shape[1] // 2
+    cos, sin = np.cos(angle), np.sin(angle)
+    score = np.zeros(period.shape, dtype=np.float32)
+    for m, n in points:
+        x = (centre_x + (m * cos - n * sin) * period).astype(np.float32)
+        y = (centre_y + (m * sin + n * cos) * period).astype(np.float32)
+        score += cv2.remap(acf, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return score
+
+
+def _refine(acf: np.ndarray, nominal_period: int, coarse: Geometry) -> Geometry:
+    scales = coarse.scale * np.exp(np.linspace(-REFINE_SCALE_SPAN, REFINE_SCALE_SPAN, REFINE_STEPS))
+    angles = coarse.rotation + np.deg2rad(
+        np.linspace(-REFINE_ROTATION_SPAN_DEGREES, REFINE_ROTATION_SPAN_DEGREES, REFINE_STEPS)
+    )
+    scale_grid, angle_grid = np.meshgrid(scales, angles, indexing="ij")
+    score = _lattice_score(acf, nominal_period * scale_grid, angle_grid, REFINE_POINTS)
+    i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+    return Geometry(scale=float(scale_grid[i, j]), rotation=float(angle_grid[i, j]), score=coarse.score)
 
 
 def lattice_candidates(whitened: np.ndarray, nominal_period: int, count: int) -> list[Geometry]:
-    """The ``count`` most likely (scale, rotation) pairs, best first, refined to sub-step precision."""
+    """The ``count`` most likely (scale, rotation) pairs, best first.
+
+    A coarse grid over the whole range with a few short lattice vectors, then a fine grid around each
+    peak with more and longer ones.
+    """
     acf = autocorrelation(whitened)
-    centre_y, centre_x = acf.shape[0] // 2, acf.shape[1] // 2
     log_scales = np.linspace(math.log(SCALE_RANGE[0]), math.log(SCALE_RANGE[1]), SCALE_STEPS)
     angles = np.deg2rad(
         np.arange(-ROTATION_LIMIT_DEGREES, ROTATION_LIMIT_DEGREES + 1e-9, ROTATION_STEP_DEGREES)
     )
     period, angle = np.meshgrid(nominal_period * np.exp(log_scales), angles, indexing="ij")
-    cos, sin = np.cos(angle), np.sin(angle)
-    score = np.zeros(period.shape, dtype=np.float32)
-    for m, n in LATTICE_POINTS:
-        x = (centre_x + (m * cos - n * sin) * period).astype(np.float32)
-        y = (centre_y + (m * sin + n * cos) * period).astype(np.float32)
-        score += cv2.remap(acf, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    score = _lattice_score(acf, period, angle, LATTICE_POINTS)
 
     found: list[Geometry] = []
-    remaining = score.copy()
     for _ in range(count):
-        i, j = np.unravel_index(int(np.argmax(remaining)), remaining.shape)
-        if not math.isfinite(float(remaining[i, j])):
+        i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+        if not math.isfinite(float(score[i, j])):
             break
-        di = _parabolic_offset(score[i - 1, j], score[i, j], score[i + 1, j]) if 0 < i < SCALE_STEPS - 1 else 0.0
-        dj = _parabolic_offset(score[i, j - 1], score[i, j], score[i, j + 1]) if 0 < j < angles.size - 1 else 0.0
-        log_step = log_scales[1] - log_scales[0]
-        found.append(
-            Geometry(
-                scale=float(math.exp(log_scales[i] + di * log_step)),
-                rotation=float(angles[j] + dj * (angles[1] - angles[0])),
-                score=float(score[i, j]),
-            )
-        )
+        coarse = Geometry(scale=float(math.exp(log_scales[i])), rotation=float(angles[j]), score=float(score[i, j]))
+        found.append(_refine(acf, nominal_period, coarse))
         # Suppress the neighbourhood so the next candidate is a different geometry.
-        remaining[max(0, i - 8) : i + 9, max(0, j - 4) : j + 5] = -np.inf
+        score[max(0, i - 8) : i + 9, max(0, j - 4) : j + 5] = -np.inf
     return found
 
 
