@@ -50,4 +50,18 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(module_name), name)
 
 
-__all__ = [*_LAZY, "__version__"]
+__all__ = [
+    "LabelOptions",
+    "LabelResult",
+    "Labeler",
+    "Limits",
+    "Registry",
+    "Verdict",
+    "Verifier",
+    "VerifyReport",
+    "VisibleLabelOptions",
+    "WatermarkKey",
+    "__version__",
+    "label",
+    "verify",
+]

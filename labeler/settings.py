@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 from labeler.errors import InvalidOption
 
 
-class Corner(str, Enum):
+class Corner(StrEnum):
     TOP_LEFT = "top-left"
     TOP_RIGHT = "top-right"
     BOTTOM_LEFT = "bottom-left"

@@ -1,0 +1,72 @@
+"""File input and output with the guarantees users rely on: inputs are never modified, outputs appear
+whole or not at all (written to a temporary file in the same folder, then renamed)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from labeler.errors import InputNotFound, InvalidInput, MediaTooLarge, OutputExists, OutputNotWritable
+from labeler.settings import Limits
+
+
+def read_input(path: Path, limits: Limits) -> bytes:
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise InvalidInput(f"{path} is a directory")
+        if size > limits.max_bytes:
+            raise MediaTooLarge(f"{path} is {size} bytes, over the limit of {limits.max_bytes}")
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputNotFound(f"{path} does not exist") from None
+    except PermissionError:
+        raise InputNotFound(f"{path} is not readable (permission denied)") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a directory") from None
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_output(path: Path, force: bool = False) -> None:
+    """Fail early, before any work, when ``path`` cannot be created."""
+    if path.is_dir():
+        raise OutputNotWritable(f"{path} is a directory")
+    if path.exists() and not force:
+        raise OutputExists(f"{path} exists (pass --force to replace it)")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputNotWritable(f"cannot write {path}: folder {folder} does not exist")
+
+
+def write_output(path: Path, data: bytes, force: bool = False) -> None:
+    """Write ``data`` to ``path`` atomically; refuse to replace an existing file unless ``force``."""
+    check_output(path, force)
+    folder = path.parent if str(path.parent) else Path(".")
+    tmp_name = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)
+        if not force and path.exists():  # appeared meanwhile: keep what is there
+            raise OutputExists(f"{path} exists (pass --force to replace it)")
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except FileNotFoundError:
+        raise OutputNotWritable(f"cannot write {path}: folder {folder} does not exist") from None
+    except OSError as exc:
+        raise OutputNotWritable(f"cannot write {path}: {exc.strerror or exc}") from None
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)

@@ -1,0 +1,172 @@
+"""Labeling: the one orchestrator behind the CLI, the Python API and (later) the gRPC service.
+
+Order matters: visible label first (so the watermark covers it too), then the watermark, then the
+metadata written by the encoder, then the registry record of the bytes actually produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from labeler import formats
+from labeler.errors import InvalidOption, KeyMissing
+from labeler.explicit.text_label import PlacedLabel, draw_visible_label
+from labeler.fileio import check_output, read_input, same_file, write_output
+from labeler.metadata.aigc import AigcLabel
+from labeler.metadata.xmp import merge_aigc_into_xmp
+from labeler.settings import LabelOptions, Limits
+from labeler.store.registry import LabelRecord, Registry
+from labeler.watermark import MIN_SHORT_SIDE, WatermarkKey, can_embed, derive_watermark_id, embed_image
+
+
+def new_produce_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class LabelResult:
+    data: bytes
+    format: str
+    width: int
+    height: int
+    content_producer: str
+    produce_id: str
+    label_value: str
+    aigc: AigcLabel | None
+    visible: PlacedLabel | None
+    watermark_id: int | None
+    #: Why no watermark was embedded when one was asked for (e.g. the image is too small).
+    watermark_skipped: str | None
+    key_id: str | None
+    input_sha256: str
+    output_sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "width": self.width,
+            "height": self.height,
+            "content_producer": self.content_producer,
+            "produce_id": self.produce_id,
+            "aigc": self.aigc.to_dict() if self.aigc else None,
+            "visible_label": (
+                {
+                    "text": self.visible.text,
+                    "corner": self.visible.corner,
+                    "box": [self.visible.x, self.visible.y, self.visible.width, self.visible.height],
+                    "text_height_px": self.visible.text_height_px,
+                    "text_height_ratio": round(self.visible.text_height_px / min(self.width, self.height), 4),
+                }
+                if self.visible
+                else None
+            ),
+            "watermark_id": f"{self.watermark_id:016x}" if self.watermark_id is not None else None,
+            "watermark_skipped": self.watermark_skipped,
+            "input_sha256": self.input_sha256,
+            "output_sha256": self.output_sha256,
+        }
+
+
+class Labeler:
+    """Labels media. ``key`` is needed only when watermarking; ``registry`` None records nothing."""
+
+    def __init__(
+        self, key: WatermarkKey | None = None, registry: Registry | None = None, limits: Limits | None = None
+    ) -> None:
+        self.key = key
+        self.registry = registry
+        self.limits = limits or Limits()
+
+    def label_bytes(self, data: bytes, options: LabelOptions | None = None, record: bool = True) -> LabelResult:
+        """Label media in memory. ``record`` False leaves the registry to the caller (see label_file)."""
+        options = options or LabelOptions()
+        if options.watermark and self.key is None:
+            raise KeyMissing("watermarking needs a key (run `labeler keys init`, or pass --no-watermark)")
+        if not (options.visible or options.metadata or options.watermark):
+            raise InvalidOption("nothing to do: visible label, metadata and watermark are all off")
+        handler = formats.sniff(data)
+        image = handler.decode(data, self.limits)
+        produce_id = options.produce_id or new_produce_id()
+
+        placed = None
+        if options.visible:
+            image.pixels, placed = draw_visible_label(image.pixels, options.visible_label)
+
+        watermark_id = None
+        skipped = None
+        if options.watermark:
+            assert self.key is not None
+            if can_embed(image.height, image.width):
+                watermark_id = (
+                    options.watermark_id
+                    if options.watermark_id is not None
+                    else derive_watermark_id(options.producer, produce_id)
+                )
+                image.pixels = embed_image(image.pixels, watermark_id, self.key, options.watermark_strength)
+            else:
+                skipped = f"image is smaller than {MIN_SHORT_SIDE} px on its short side"
+
+        aigc = None
+        xmp = image.metadata.xmp
+        if options.metadata:
+            aigc = AigcLabel(label=options.label_value, content_producer=options.producer, produce_id=produce_id)
+            xmp = merge_aigc_into_xmp(image.metadata.xmp, aigc)
+        output = handler.encode(image, xmp)
+
+        result = LabelResult(
+            data=output,
+            format=handler.name,
+            width=image.width,
+            height=image.height,
+            content_producer=options.producer,
+            produce_id=produce_id,
+            label_value=options.label_value,
+            aigc=aigc,
+            visible=placed,
+            watermark_id=watermark_id,
+            watermark_skipped=skipped,
+            key_id=self.key.key_id if (self.key is not None and watermark_id is not None) else None,
+            input_sha256=hashlib.sha256(data).hexdigest(),
+            output_sha256=hashlib.sha256(output).hexdigest(),
+        )
+        if record:
+            self.record(result)
+        return result
+
+    def record(self, result: LabelResult) -> bool:
+        """Store ``result`` in the registry (when there is one); True when stored."""
+        if self.registry is None:
+            return False
+        self.registry.record(
+            LabelRecord(
+                produce_id=result.produce_id,
+                content_producer=result.content_producer,
+                watermark_id=result.watermark_id,
+                output_sha256=result.output_sha256,
+                input_sha256=result.input_sha256,
+                media_kind="image",
+                media_format=result.format,
+                label_value=result.label_value,
+                key_id=result.key_id,
+                created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            )
+        )
+        return True
+
+    def label_file(
+        self, source: Path, destination: Path, options: LabelOptions | None = None, force: bool = False
+    ) -> LabelResult:
+        """Label ``source`` into a new file ``destination``; the source is never modified."""
+        if same_file(source, destination) or source.resolve() == destination.resolve():
+            raise InvalidOption("the output must be a different file from the input (originals are never modified)")
+        check_output(destination, force)
+        result = self.label_bytes(read_input(source, self.limits), options, record=False)
+        write_output(destination, result.data, force=force)
+        # Recorded only once the file exists, so the registry never lists output that was not written.
+        self.record(result)
+        return result
