@@ -12,7 +12,7 @@ import numpy as np
 
 #: Local standard deviation (grey levels) that earns the nominal strength.
 ACTIVITY_REFERENCE = 10.0
-MASK_FLOOR = 0.35
+MASK_FLOOR = 0.30
 MASK_CEILING = 1.8
 #: Grey levels from black/white over which strength ramps down.
 SATURATION_MARGIN = 12.0

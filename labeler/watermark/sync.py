@@ -101,7 +101,6 @@ def find_offset(folded: np.ndarray, template: np.ndarray) -> SyncResult:
 # pixels, noisy sums) weigh less; that also makes the true period beat its multiples, whose lattice
 # points are a subset of the true one's.
 
-LATTICE_POINTS = ((1, 0), (0, 1), (1, 1), (1, -1), (2, 0), (0, 2))
 SCALE_RANGE = (0.85, 2.4)
 SCALE_STEPS = 300
 ROTATION_LIMIT_DEGREES = 10.0
@@ -143,18 +142,36 @@ REFINE_ROTATION_SPAN_DEGREES = 0.5
 REFINE_STEPS = 41
 
 
+def _lattice_point(acf: np.ndarray, period: np.ndarray, angle: np.ndarray, m: int, n: int) -> np.ndarray:
+    """The autocorrelation at lattice point (m, n) of every candidate (period, angle)."""
+    centre_y, centre_x = acf.shape[0] // 2, acf.shape[1] // 2
+    cos, sin = np.cos(angle), np.sin(angle)
+    x = (centre_x + (m * cos - n * sin) * period).astype(np.float32)
+    y = (centre_y + (m * sin + n * cos) * period).astype(np.float32)
+    return cv2.remap(acf, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 def _lattice_score(
     acf: np.ndarray, period: np.ndarray, angle: np.ndarray, points: tuple[tuple[int, int], ...]
 ) -> np.ndarray:
     """Autocorrelation summed over ``points`` of the lattice (period, angle), for arrays of candidates."""
-    centre_y, centre_x = acf.shape[0] // 2, acf.shape[1] // 2
-    cos, sin = np.cos(angle), np.sin(angle)
     score = np.zeros(period.shape, dtype=np.float32)
     for m, n in points:
-        x = (centre_x + (m * cos - n * sin) * period).astype(np.float32)
-        y = (centre_y + (m * sin + n * cos) * period).astype(np.float32)
-        score += cv2.remap(acf, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        score += _lattice_point(acf, period, angle, m, n)
     return score
+
+
+def _square_lattice_score(acf: np.ndarray, period: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Coarse score that needs support along *both* axes and both diagonals.
+
+    Pictures with stripes (blinds, fences, text lines) have strong one-directional periodicity; taking
+    the weaker of each pair stops them outscoring the two-dimensional tile lattice.
+    """
+    along_x = _lattice_point(acf, period, angle, 1, 0) + _lattice_point(acf, period, angle, 2, 0)
+    along_y = _lattice_point(acf, period, angle, 0, 1) + _lattice_point(acf, period, angle, 0, 2)
+    diagonal = _lattice_point(acf, period, angle, 1, 1)
+    antidiagonal = _lattice_point(acf, period, angle, 1, -1)
+    return np.minimum(along_x, along_y) + np.minimum(diagonal, antidiagonal)
 
 
 def _refine(acf: np.ndarray, nominal_period: int, coarse: Geometry) -> Geometry:
@@ -171,8 +188,8 @@ def _refine(acf: np.ndarray, nominal_period: int, coarse: Geometry) -> Geometry:
 def lattice_candidates(whitened: np.ndarray, nominal_period: int, count: int) -> list[Geometry]:
     """The ``count`` most likely (scale, rotation) pairs, best first.
 
-    A coarse grid over the whole range with a few short lattice vectors, then a fine grid around each
-    peak with more and longer ones.
+    A coarse grid over the whole range scored on the short lattice vectors (both axes required), then a
+    fine grid around each peak with more and longer ones.
     """
     acf = autocorrelation(whitened)
     log_scales = np.linspace(math.log(SCALE_RANGE[0]), math.log(SCALE_RANGE[1]), SCALE_STEPS)
@@ -180,7 +197,7 @@ def lattice_candidates(whitened: np.ndarray, nominal_period: int, count: int) ->
         np.arange(-ROTATION_LIMIT_DEGREES, ROTATION_LIMIT_DEGREES + 1e-9, ROTATION_STEP_DEGREES)
     )
     period, angle = np.meshgrid(nominal_period * np.exp(log_scales), angles, indexing="ij")
-    score = _lattice_score(acf, period, angle, LATTICE_POINTS)
+    score = _square_lattice_score(acf, period, angle)
 
     found: list[Geometry] = []
     for _ in range(count):
