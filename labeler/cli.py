@@ -171,8 +171,11 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
     if not wm["checked"]:
         out.write(f"  watermark  not checked: {wm.get('note')}\n")
     elif wm["detected"]:
+        geometry = ""
+        if abs(wm["scale"] - 1.0) > 1e-9 or wm["rotation_degrees"] != 0.0:
+            geometry = f"; found at scale {wm['scale']:.3f}, rotation {wm['rotation_degrees']:+.2f}°"
         out.write(f"  watermark  detected id {wm['watermark_id']} (score {wm['score']:.1f}, "
-                  f"false-positive probability {wm['false_positive_probability']:.1e})\n")
+                  f"false-positive probability {wm['false_positive_probability']:.1e}{geometry})\n")
     else:
         out.write(f"  watermark  not detected ({wm['reason']}; score {wm['score']:.1f})\n")
     for rec in report["registry"]:
