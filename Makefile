@@ -31,6 +31,7 @@ lint: $(STAMP)
 ## Quality, robustness and speed tables on real photographs.
 bench: $(STAMP)
 	$(PY) -m benchmarks.image
+	$(PY) -m benchmarks.flat_area
 
 ## Rebuild the bundled CJK font subset from Debian's fonts-noto-cjk (needs apt).
 font: $(STAMP)
