@@ -55,6 +55,9 @@ MIN_SHORT_SIDE = 256
 #: (PSNR-Y mean ≈ 43.7 dB, worst ≈ 39.8 dB on the photo corpus).
 BASE_AMPLITUDE = 2.9
 DEFAULT_FALSE_POSITIVE_LIMIT = 1e-6
+#: The sync statistic's Gaussian tail is trusted only down to this probability: far tails (z > 5) cannot
+#: be validated empirically, and a reported false-positive probability must stay conservative.
+SYNC_P_VALUE_FLOOR = 1e-6
 #: Quality floor at strength 1: the pattern is scaled down on pictures (busy textures everywhere) where
 #: the mask alone would push PSNR-Y below this. A guarantee by construction, not a tuning outcome.
 MIN_PSNR_DB = 38.5
@@ -228,7 +231,7 @@ def _decode_plane(whitened: np.ndarray, layout: TileLayout, geometry: Geometry) 
 
 def _report(attempt: _Attempt, hypotheses: int, limit: float) -> ImageDetection:
     sync = attempt.sync
-    fp = min(1.0, hypotheses * sync.p_value * payload.RANDOM_FRAME_ACCEPT_PROBABILITY)
+    fp = min(1.0, hypotheses * max(sync.p_value, SYNC_P_VALUE_FLOOR) * payload.RANDOM_FRAME_ACCEPT_PROBABILITY)
     if attempt.watermark_id is None:
         detected, fp, reason = False, 1.0, f"no valid payload frame in {hypotheses} geometry hypotheses"
     elif fp > limit:
