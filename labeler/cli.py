@@ -176,6 +176,9 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
             geometry = f"; found at scale {wm['scale']:.3f}, rotation {wm['rotation_degrees']:+.2f}°"
         out.write(f"  watermark  detected id {wm['watermark_id']} (score {wm['score']:.1f}, "
                   f"false-positive probability {wm['false_positive_probability']:.1e}{geometry})\n")
+        firm = sum(z >= 2.0 for z in wm["bit_reliability"])
+        out.write(f"             ID bits: {firm}/{len(wm['bit_reliability'])} firm (z >= 2), "
+                  f"weakest z {wm['weakest_bit_z']:.1f}, offset {wm['offset']}\n")
     else:
         out.write(f"  watermark  not detected ({wm['reason']}; score {wm['score']:.1f})\n")
     for rec in report["registry"]:

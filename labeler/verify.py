@@ -97,6 +97,8 @@ class WatermarkFinding:
             "rotation_degrees": d.rotation_degrees,
             "coded_bit_agreement": round(d.coded_bit_agreement, 4),
             "chip_snr": round(d.chip_snr, 3),
+            "bit_reliability": [round(z, 2) for z in d.bit_reliability],
+            "weakest_bit_z": round(min(d.bit_reliability), 2) if d.bit_reliability else None,
             "reason": d.reason,
         }
 

@@ -41,6 +41,7 @@ from labeler.watermark.sync import (
     lattice_candidates,
     warp_to_canonical,
     whiten,
+    whiten_with_gain,
 )
 
 TILE_CELLS = 32
@@ -64,6 +65,12 @@ MIN_PSNR_DB = 38.5
 _MAX_RMS = 255.0 / 10 ** (MIN_PSNR_DB / 20)
 
 CODED_BITS = ecc.coded_length(payload.FRAME_BITS)
+_ID_BITS_SLICE = slice(payload.VERSION_BITS, payload.VERSION_BITS + payload.ID_BITS)
+#: Informed embedding: the share of the picture's own response on each cell that the pattern cancels
+#: (the picture is the detector's loudest noise, and the embedder knows it), and the most any cell may be
+#: boosted to do so. Total pattern energy is unchanged: quiet cells pay for loud ones.
+HOST_CANCELLATION = 0.5
+MAX_CELL_GAIN = 3.0
 
 
 @dataclass(frozen=True)
@@ -116,12 +123,22 @@ def working_size(height: int, width: int) -> tuple[int, int]:
 
 
 def working_luma(pixels: np.ndarray) -> np.ndarray:
-    """Luma at the working resolution (float32, short side WORK_SHORT_SIDE)."""
-    grey = _grey_u8(pixels).astype(np.float32)
+    """Luma at the working resolution (float32, short side WORK_SHORT_SIDE).
+
+    Big pictures are first reduced by a whole factor with block means on uint8 (OpenCV's fast path;
+    its rounding adds noise far below the mark's), then resampled to the exact size in float32.
+    """
+    grey = _grey_u8(pixels)
     height, width = grey.shape
     work_h, work_w = working_size(height, width)
-    interpolation = cv2.INTER_AREA if work_h < height else cv2.INTER_CUBIC
-    return cv2.resize(grey, (work_w, work_h), interpolation=interpolation)
+    factor = min(height // work_h, width // work_w)
+    if factor >= 2:
+        grey = cv2.resize(grey, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
+    plane = grey.astype(np.float32)
+    if plane.shape == (work_h, work_w):
+        return plane
+    interpolation = cv2.INTER_LINEAR if work_h < plane.shape[0] else cv2.INTER_CUBIC
+    return cv2.resize(plane, (work_w, work_h), interpolation=interpolation)
 
 
 def can_embed(height: int, width: int) -> bool:
@@ -135,19 +152,49 @@ def embed_image(
     height, width = pixels.shape[:2]
     if not can_embed(height, width):
         raise ValueError(f"image short side {min(height, width)} px is below {MIN_SHORT_SIDE} px")
-    coded = ecc.encode(payload.encode_frame(watermark_id))
-    tile = cyclic_upsample(tile_chips(tile_layout(key), coded), WORK_CELL_PX)
-
+    chips = tile_chips(tile_layout(key), ecc.encode(payload.encode_frame(watermark_id)))
     work = working_luma(pixels)
-    work_h, work_w = work.shape
-    pattern = np.tile(tile, (-(-work_h // TILE_PX), -(-work_w // TILE_PX)))[:work_h, :work_w]
-    delta_work = (np.float32(BASE_AMPLITUDE) * perceptual_mask(work)) * pattern
+    mask = np.float32(BASE_AMPLITUDE) * perceptual_mask(work)
+    gains = informed_cell_gains(work, mask, chips)
+    delta_work = mask * _tiled(cyclic_upsample(chips * gains, WORK_CELL_PX), work.shape)
     rms = float(np.sqrt(np.mean(np.square(delta_work))))
     gain = strength * min(1.0, _MAX_RMS / rms) if rms > 0 else strength
     delta_work *= np.float32(gain)
     return add_luma_delta(pixels, cv2.resize(delta_work, (width, height), interpolation=cv2.INTER_LINEAR))
 
 
+def _tiled(tile: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    height, width = shape
+    return np.tile(tile, (-(-height // TILE_PX), -(-width // TILE_PX)))[:height, :width]
+
+
+def informed_cell_gains(work: np.ndarray, mask: np.ndarray, chips: np.ndarray) -> np.ndarray:
+    """Per-cell amplitude multipliers (TILE_CELLS² float32) that cancel part of the picture's own response.
+
+    The detector's response on cell c is roughly host_c + m_c * unit_c: host_c from the unmarked picture,
+    computed exactly as the detector would at the embedding geometry, and unit_c from the plain masked
+    pattern. Because the pattern repeats in every tile, fold(weight * pattern) = fold(weight) * tile,
+    so unit_c costs one fold of the detector's weights rather than a pass over the pattern (the high-pass
+    is applied to the tile, which treats the smooth mask as locally constant). Cells the picture pushes
+    the wrong way get more amplitude, cells it already helps get less, and the multipliers are rescaled
+    so the pattern's energy stays the same.
+    """
+    host_whitened, local_gain = whiten_with_gain(work)
+    host = _cell_responses(fold(host_whitened, TILE_PX))
+    tile = cyclic_upsample(chips, WORK_CELL_PX)
+    signs = chips.reshape(-1)
+    unit = _cell_responses(fold(mask * local_gain, TILE_PX) * highpass_cyclic(tile)) * signs
+    unit = np.maximum(unit, 0.25 * float(np.median(unit)))
+    energy = _cell_energy(fold(mask * mask, TILE_PX) * (tile * tile))
+    wanted = np.clip(1.0 - HOST_CANCELLATION * signs * host / unit, 0.0, MAX_CELL_GAIN)
+    scale = math.sqrt(float(energy.sum()) / max(float(np.sum(wanted * wanted * energy)), 1e-12))
+    return np.clip(wanted * scale, 0.0, MAX_CELL_GAIN).reshape(TILE_CELLS, TILE_CELLS).astype(np.float32)
+
+
+def _cell_energy(folded_energy: np.ndarray) -> np.ndarray:
+    """Sum of a folded (TILE_PX²) energy map over each cell, flat TILE_CELLS²."""
+    cells = folded_energy.reshape(TILE_CELLS, WORK_CELL_PX, TILE_CELLS, WORK_CELL_PX)
+    return cells.sum(axis=(1, 3)).reshape(-1)
 def add_luma_delta(pixels: np.ndarray, delta: np.ndarray) -> np.ndarray:
     """``pixels`` with the float32 HxW ``delta`` added to every colour channel (rounded, saturated);
     alpha untouched. Adding the same amount to R, G and B moves Y by exactly that and leaves chroma."""
@@ -181,6 +228,9 @@ class ImageDetection:
     #: Mean soft-value size over its spread: how clearly the chips stand out of the noise.
     chip_snr: float
     reason: str
+    #: Per watermark-ID bit (most significant first), how firmly the soft values back it: a z-score, ~0
+    #: for a guess and several units for a clean read (``ecc.bit_reliability``). Empty when not decoded.
+    bit_reliability: tuple[float, ...] = ()
 
 
 def _single_chip_kernel() -> np.ndarray:
@@ -207,6 +257,7 @@ class _Attempt:
     watermark_id: int | None
     coded_bit_agreement: float
     chip_snr: float
+    bit_reliability: tuple[float, ...]
 
 
 def _decode_plane(whitened: np.ndarray, layout: TileLayout, geometry: Geometry) -> _Attempt:
@@ -226,6 +277,7 @@ def _decode_plane(whitened: np.ndarray, layout: TileLayout, geometry: Geometry) 
         watermark_id=payload.decode_frame(bits),
         coded_bit_agreement=float(np.mean(np.sign(soft) == expected)),
         chip_snr=float(np.mean(chip_values)) / spread if spread > 0 else 0.0,
+        bit_reliability=tuple(float(z) for z in ecc.bit_reliability(soft, bits)[_ID_BITS_SLICE]),
     )
 
 
@@ -250,6 +302,7 @@ def _report(attempt: _Attempt, hypotheses: int, limit: float) -> ImageDetection:
         coded_bit_agreement=attempt.coded_bit_agreement,
         chip_snr=attempt.chip_snr,
         reason=reason,
+        bit_reliability=attempt.bit_reliability if detected else (),
     )
 
 
