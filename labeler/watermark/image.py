@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from labeler.watermark import ecc, payload
+from labeler.watermark.fused import add_upsampled_delta
 from labeler.watermark.keys import WatermarkKey
 from labeler.watermark.masking import perceptual_mask
 from labeler.watermark.sync import (
@@ -160,7 +161,7 @@ def embed_image(
     rms = float(np.sqrt(np.mean(np.square(delta_work))))
     gain = strength * min(1.0, _MAX_RMS / rms) if rms > 0 else strength
     delta_work *= np.float32(gain)
-    return add_luma_delta(pixels, cv2.resize(delta_work, (width, height), interpolation=cv2.INTER_LINEAR))
+    return add_upsampled_delta(pixels, delta_work)
 
 
 def _tiled(tile: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -195,20 +196,6 @@ def _cell_energy(folded_energy: np.ndarray) -> np.ndarray:
     """Sum of a folded (TILE_PX²) energy map over each cell, flat TILE_CELLS²."""
     cells = folded_energy.reshape(TILE_CELLS, WORK_CELL_PX, TILE_CELLS, WORK_CELL_PX)
     return cells.sum(axis=(1, 3)).reshape(-1)
-def add_luma_delta(pixels: np.ndarray, delta: np.ndarray) -> np.ndarray:
-    """``pixels`` with the float32 HxW ``delta`` added to every colour channel (rounded, saturated);
-    alpha untouched. Adding the same amount to R, G and B moves Y by exactly that and leaves chroma."""
-    step = cv2.multiply(delta, 1.0, dtype=cv2.CV_16S)  # type: ignore[call-overload]  # rounds to nearest
-    if pixels.ndim == 2 or pixels.shape[2] == 1:
-        marked = cv2.add(pixels.reshape(pixels.shape[:2]), step, dtype=cv2.CV_8U)
-        return marked.reshape(pixels.shape)
-    colour = np.ascontiguousarray(pixels[:, :, :3])
-    marked = cv2.add(colour, cv2.merge([step, step, step]), dtype=cv2.CV_8U)
-    if pixels.shape[2] == 3:
-        return marked
-    return np.dstack([marked, pixels[:, :, 3:]])
-
-
 @dataclass(frozen=True)
 class ImageDetection:
     detected: bool
