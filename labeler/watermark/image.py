@@ -42,7 +42,6 @@ from labeler.watermark.sync import (
     lattice_candidates,
     warp_to_canonical,
     whiten,
-    whiten_with_gain,
 )
 
 TILE_CELLS = 32
@@ -67,11 +66,6 @@ _MAX_RMS = 255.0 / 10 ** (MIN_PSNR_DB / 20)
 
 CODED_BITS = ecc.coded_length(payload.FRAME_BITS)
 _ID_BITS_SLICE = slice(payload.VERSION_BITS, payload.VERSION_BITS + payload.ID_BITS)
-#: Informed embedding: the share of the picture's own response on each cell that the pattern cancels
-#: (the picture is the detector's loudest noise, and the embedder knows it), and the most any cell may be
-#: boosted to do so. Total pattern energy is unchanged: quiet cells pay for loud ones.
-HOST_CANCELLATION = 0.5
-MAX_CELL_GAIN = 3.0
 
 
 @dataclass(frozen=True)
@@ -156,8 +150,7 @@ def embed_image(
     chips = tile_chips(tile_layout(key), ecc.encode(payload.encode_frame(watermark_id)))
     work = working_luma(pixels)
     mask = np.float32(BASE_AMPLITUDE) * perceptual_mask(work)
-    gains = informed_cell_gains(work, mask, chips)
-    delta_work = mask * _tiled(cyclic_upsample(chips * gains, WORK_CELL_PX), work.shape)
+    delta_work = mask * _tiled(cyclic_upsample(chips, WORK_CELL_PX), work.shape)
     rms = float(np.sqrt(np.mean(np.square(delta_work))))
     gain = strength * min(1.0, _MAX_RMS / rms) if rms > 0 else strength
     delta_work *= np.float32(gain)
@@ -169,33 +162,6 @@ def _tiled(tile: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.tile(tile, (-(-height // TILE_PX), -(-width // TILE_PX)))[:height, :width]
 
 
-def informed_cell_gains(work: np.ndarray, mask: np.ndarray, chips: np.ndarray) -> np.ndarray:
-    """Per-cell amplitude multipliers (TILE_CELLS² float32) that cancel part of the picture's own response.
-
-    The detector's response on cell c is roughly host_c + m_c * unit_c: host_c from the unmarked picture,
-    computed exactly as the detector would at the embedding geometry, and unit_c from the plain masked
-    pattern. Because the pattern repeats in every tile, fold(weight * pattern) = fold(weight) * tile,
-    so unit_c costs one fold of the detector's weights rather than a pass over the pattern (the high-pass
-    is applied to the tile, which treats the smooth mask as locally constant). Cells the picture pushes
-    the wrong way get more amplitude, cells it already helps get less, and the multipliers are rescaled
-    so the pattern's energy stays the same.
-    """
-    host_whitened, local_gain = whiten_with_gain(work)
-    host = _cell_responses(fold(host_whitened, TILE_PX))
-    tile = cyclic_upsample(chips, WORK_CELL_PX)
-    signs = chips.reshape(-1)
-    unit = _cell_responses(fold(mask * local_gain, TILE_PX) * highpass_cyclic(tile)) * signs
-    unit = np.maximum(unit, 0.25 * float(np.median(unit)))
-    energy = _cell_energy(fold(mask * mask, TILE_PX) * (tile * tile))
-    wanted = np.clip(1.0 - HOST_CANCELLATION * signs * host / unit, 0.0, MAX_CELL_GAIN)
-    scale = math.sqrt(float(energy.sum()) / max(float(np.sum(wanted * wanted * energy)), 1e-12))
-    return np.clip(wanted * scale, 0.0, MAX_CELL_GAIN).reshape(TILE_CELLS, TILE_CELLS).astype(np.float32)
-
-
-def _cell_energy(folded_energy: np.ndarray) -> np.ndarray:
-    """Sum of a folded (TILE_PX²) energy map over each cell, flat TILE_CELLS²."""
-    cells = folded_energy.reshape(TILE_CELLS, WORK_CELL_PX, TILE_CELLS, WORK_CELL_PX)
-    return cells.sum(axis=(1, 3)).reshape(-1)
 @dataclass(frozen=True)
 class ImageDetection:
     detected: bool

@@ -24,16 +24,10 @@ def whiten(plane: np.ndarray) -> np.ndarray:
     The residual is divided by its local RMS so that busy regions (loud noise for the detector) do not
     drown quiet ones, then clipped so edges cannot dominate the sums.
     """
-    return whiten_with_gain(plane)[0]
-
-
-def whiten_with_gain(plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``whiten(plane)`` and the local gain it applied to the residual (1 / local RMS), both float32."""
     residual = plane - cv2.GaussianBlur(plane, (0, 0), WHITEN_SIGMA, borderType=cv2.BORDER_REFLECT)
     power = cv2.blur(residual * residual, (NORMALISE_WINDOW, NORMALISE_WINDOW), borderType=cv2.BORDER_REFLECT)
-    gain = cv2.pow(power + 1.0, -0.5)
-    normalised = np.clip(residual * gain, -CLIP_SIGMAS, CLIP_SIGMAS)
-    return normalised.astype(np.float32, copy=False), gain
+    normalised = residual / np.sqrt(power + 1.0)
+    return np.clip(normalised, -CLIP_SIGMAS, CLIP_SIGMAS).astype(np.float32)
 
 
 def highpass_cyclic(tile: np.ndarray) -> np.ndarray:

@@ -173,20 +173,3 @@ def test_detection_reports_per_bit_reliability(marked: list[tuple[np.ndarray, np
     assert min(result.bit_reliability) > 1.0
     unmarked = detect_image(natural_image(480, 640, seed=11), KEY)
     assert unmarked.bit_reliability == ()
-
-
-def test_informed_embedding_strengthens_the_read_at_equal_energy(monkeypatch: pytest.MonkeyPatch) -> None:
-    from labeler.watermark import image
-
-    pictures = [natural_image(480, 640, seed=2), *[p for p in sample_photos() if min(p.shape[:2]) >= 800]]
-    for picture in pictures:
-        informed = embed_image(picture, WID, KEY)
-        with monkeypatch.context() as patch:
-            patch.setattr(image, "HOST_CANCELLATION", 0.0)
-            plain = embed_image(picture, WID, KEY)
-        # Same energy budget (the gains are renormalised), so the same quality within rounding...
-        assert abs(psnr_y(picture, informed) - psnr_y(picture, plain)) < 0.3
-        # ...but the picture's own interference is partly cancelled, so the chips stand out more.
-        informed_snr = detect_image(jpeg_roundtrip(informed, 50), KEY).chip_snr
-        plain_snr = detect_image(jpeg_roundtrip(plain, 50), KEY).chip_snr
-        assert informed_snr > 1.1 * plain_snr, picture.shape
