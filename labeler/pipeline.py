@@ -19,6 +19,7 @@ from labeler.explicit.text_label import PlacedLabel, draw_visible_label
 from labeler.fileio import check_output, read_input, same_file, write_output
 from labeler.metadata.aigc import AigcLabel
 from labeler.metadata.xmp import merge_aigc_into_xmp
+from labeler.provenance.securitydata import LabelSigner
 from labeler.settings import LabelOptions, Limits
 from labeler.store.registry import LabelRecord, Registry
 from labeler.watermark import MIN_SHORT_SIDE, WatermarkKey, can_embed, derive_watermark_id, embed_image
@@ -45,6 +46,10 @@ class LabelResult:
     key_id: str | None
     input_sha256: str
     output_sha256: str
+    #: KeyID of the SecurityData signature in ReservedCode1; None when the label is unsigned.
+    label_key_id: str | None = None
+    #: The C2PA manifest's soft-binding/assertion summary when one was signed in; None otherwise.
+    c2pa: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +74,8 @@ class LabelResult:
             "watermark_skipped": self.watermark_skipped,
             "input_sha256": self.input_sha256,
             "output_sha256": self.output_sha256,
+            "label_key_id": self.label_key_id,
+            "c2pa": self.c2pa,
         }
 
 
@@ -76,11 +83,17 @@ class Labeler:
     """Labels media. ``key`` is needed only when watermarking; ``registry`` None records nothing."""
 
     def __init__(
-        self, key: WatermarkKey | None = None, registry: Registry | None = None, limits: Limits | None = None
+        self,
+        key: WatermarkKey | None = None,
+        registry: Registry | None = None,
+        limits: Limits | None = None,
+        label_signer: LabelSigner | None = None,
     ) -> None:
         self.key = key
         self.registry = registry
         self.limits = limits or Limits()
+        #: When set, the AIGC label carries TC260 SecurityData (signature + content binding) in ReservedCode1.
+        self.label_signer = label_signer
 
     def label_bytes(self, data: bytes, options: LabelOptions | None = None, record: bool = True) -> LabelResult:
         """Label media in memory. ``record`` False leaves the registry to the caller (see label_file)."""
@@ -117,6 +130,15 @@ class Labeler:
             aigc = AigcLabel(label=options.label_value, content_producer=options.producer, produce_id=produce_id)
             xmp = merge_aigc_into_xmp(image.metadata.xmp, aigc)
         output = handler.encode(image, xmp)
+        if aigc is not None and self.label_signer is not None:
+            from labeler.provenance.pipeline_steps import sign_aigc_label
+
+            aigc, output = sign_aigc_label(handler, image, aigc, output, self.label_signer)
+        c2pa_summary = None
+        if options.c2pa is not None:  # last: C2PA hashes the final bytes around its own box
+            from labeler.provenance.pipeline_steps import sign_c2pa_last
+
+            output, c2pa_summary = sign_c2pa_last(handler.name, output, aigc, watermark_id, options.c2pa)
 
         result = LabelResult(
             data=output,
@@ -133,6 +155,8 @@ class Labeler:
             key_id=self.key.key_id if (self.key is not None and watermark_id is not None) else None,
             input_sha256=hashlib.sha256(data).hexdigest(),
             output_sha256=hashlib.sha256(output).hexdigest(),
+            label_key_id=self.label_signer.key_id if (aigc is not None and self.label_signer is not None) else None,
+            c2pa=c2pa_summary,
         )
         if record:
             self.record(result)
