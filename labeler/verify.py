@@ -201,10 +201,12 @@ def decide(
     if c2pa is not None and c2pa.present:
         what = f"C2PA manifest ({c2pa.source or 'embedded'}, {c2pa.state}"
         what += f", signed by {c2pa.common_name} / {c2pa.issuer}" if c2pa.common_name else ""
-        what += f", digitalSourceType {c2pa.digital_source_type.rsplit('/', 1)[-1]})" if c2pa.digital_source_type else ")"
+        source_type = c2pa.digital_source_type.rsplit("/", 1)[-1] if c2pa.digital_source_type else None
+        what += f", digitalSourceType {source_type})" if source_type else ")"
         evidence.append(what)
     for mark in marks:
-        fp = f" (false-positive probability {mark.false_positive_probability:.1e})" if mark.false_positive_probability else ""
+        probability = mark.false_positive_probability
+        fp = f" (false-positive probability {probability:.1e})" if probability is not None else ""
         evidence.append(f"{mark.description} in {mark.location}{fp}")
     if user_declared:
         evidence.append("the uploader declared the content AI-generated")

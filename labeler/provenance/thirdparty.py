@@ -49,7 +49,11 @@ _MAX_SCAN = 4 * 1024 * 1024
 
 #: Known AI tools' text-metadata traces: (matcher on key, matcher on value, description).
 _GENERATOR_TRACES: tuple[tuple[re.Pattern[str], re.Pattern[str], str], ...] = (
-    (re.compile(r"^parameters$", re.I), re.compile(r"Steps: \d+.*Sampler:", re.S), "Stable Diffusion web UI parameters"),
+    (
+        re.compile(r"^parameters$", re.I),
+        re.compile(r"Steps: \d+.*Sampler:", re.S),
+        "Stable Diffusion web UI parameters",
+    ),
     (re.compile(r"^(prompt|workflow)$", re.I), re.compile(r'"class_type"|"nodes"\s*:'), "ComfyUI workflow"),
     (re.compile(r"^(invokeai_metadata|sd-metadata|dream)$", re.I), re.compile(r"."), "InvokeAI generation metadata"),
     (

@@ -24,8 +24,8 @@ from labeler.store.registry import Registry
 from labeler.verify import MetadataFinding, Verdict, Verifier, WatermarkFinding, decide
 from labeler.watermark.keys import WatermarkKey
 from tests.conftest import image_bytes
-from tests.provenance.test_thirdparty import embed_dwtdct_independently
 from tests.helpers import natural_image
+from tests.provenance.test_thirdparty import embed_dwtdct_independently
 
 
 def _trust(dev: DevPaths, tmp_path: Path) -> TrustSettings:
