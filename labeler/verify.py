@@ -19,7 +19,13 @@ from labeler.metadata.aigc import LABEL_MEANINGS
 from labeler.metadata.reader import AigcReading, read_aigc
 from labeler.provenance.c2pa import C2paFinding, ManifestStore, read_c2pa
 from labeler.provenance.devca import read_pem_file
-from labeler.provenance.securitydata import SecurityFinding, SecurityStatus, load_public_keys, verify_label
+from labeler.provenance.securitydata import (
+    Role,
+    SecurityFinding,
+    SecurityStatus,
+    load_public_keys,
+    verify_label,
+)
 from labeler.provenance.thirdparty import (
     SdWatermarkDetection,
     ThirdPartyMark,
@@ -141,6 +147,8 @@ class VerifyReport:
     security: SecurityFinding | None = None
     third_party: tuple[ThirdPartyMark, ...] = ()
     sd_watermark: SdWatermarkDetection | None = None
+    #: The propagation platform's SecurityData (ReservedCode2), when it wrote one.
+    propagator_security: SecurityFinding | None = None
 
     @property
     def labelled(self) -> bool:
@@ -164,6 +172,7 @@ class VerifyReport:
             "security_data": self.security.to_dict() if self.security else None,
             "third_party": [m.to_dict() for m in self.third_party],
             "sd_watermark": self.sd_watermark.to_dict() if self.sd_watermark else None,
+            "propagator_security_data": self.propagator_security.to_dict() if self.propagator_security else None,
         }
 
 
@@ -287,9 +296,12 @@ class Verifier:
                 records.extend(self.registry.by_watermark_id(watermark.detection.watermark_id))
             if not records:
                 records.extend(self.registry.by_sha256(sha256))
-        security = None
+        security = propagator_security = None
         if reading is not None and reading.parsed.label is not None:
-            security = verify_label(reading.parsed.label, data, handler.name, self._label_keys)
+            label = reading.parsed.label
+            security = verify_label(label, data, handler.name, self._label_keys)
+            if label.reserved_code2.strip():
+                propagator_security = verify_label(label, data, handler.name, self._label_keys, Role.PROPAGATOR)
         c2pa = self._c2pa(data, handler.name, watermark, records)
         sd = detect_sd_watermark(image.pixels)
         marks = find_metadata_marks(data, handler)
@@ -299,6 +311,11 @@ class Verifier:
         verdict, reason, evidence = decide(
             metadata, watermark, tuple(records), user_declared, c2pa=c2pa, security=security, marks=tuple(marks)
         )
+        if propagator_security is not None:
+            evidence = (
+                *evidence,
+                f"propagator SecurityData {propagator_security.status.value}: {propagator_security.reason}",
+            )
         return VerifyReport(
             source=source,
             format=handler.name,
@@ -316,6 +333,7 @@ class Verifier:
             security=security,
             third_party=tuple(marks),
             sd_watermark=sd,
+            propagator_security=propagator_security,
         )
 
     def _c2pa(

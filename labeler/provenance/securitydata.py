@@ -14,6 +14,8 @@ is our own choice). labeler writes, as the text of ReservedCode1::
 The signature covers, as canonical JSON (sorted keys, no spaces, UTF-8), the producer's label fields
 (Label, ContentProducer, ProduceID), Type, Version, Bindings and KeyID. It does not cover the
 propagator's fields, so a platform can add ContentPropagator/PropagateID/ReservedCode2 without breaking it.
+A propagation platform signs the same structure into ReservedCode2 (``Role.PROPAGATOR``); its signature
+also covers ReservedCode1, ContentPropagator and PropagateID.
 
 *Coded content* is the file minus its metadata containers: for JPEG every marker segment except APPn
 and COM plus the entropy-coded data; for PNG every chunk except tEXt/zTXt/iTXt/eXIf/tIME and C2PA's
@@ -140,24 +142,43 @@ class LabelSigner:
         )
 
 
-def _signed_message(label: AigcLabel, sd_type: str, version: str, bindings: Any, key_id: str) -> bytes:
-    body = {
+class Role(StrEnum):
+    """Who signs: the producer (ReservedCode1) or a propagation platform (ReservedCode2)."""
+
+    PRODUCER = "producer"
+    PROPAGATOR = "propagator"
+
+
+def _signed_message(
+    label: AigcLabel, sd_type: str, version: str, bindings: Any, key_id: str, role: Role = Role.PRODUCER
+) -> bytes:
+    body: dict[str, Any] = {
         "Label": label.label,
         "ContentProducer": label.content_producer,
         "ProduceID": label.produce_id,
+    }
+    if role is Role.PROPAGATOR:
+        # The propagator vouches for everything before its own ReservedCode2, the producer's SecurityData too.
+        body.update(
+            ReservedCode1=label.reserved_code1,
+            ContentPropagator=label.content_propagator,
+            PropagateID=label.propagate_id,
+        )
+    body.update({
         "Type": sd_type,
         "Version": version,
         "Bindings": bindings,
         "KeyID": key_id,
-    }
+    })
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def sign_label(label: AigcLabel, digest_hex: str, signer: LabelSigner) -> AigcLabel:
-    """``label`` with ReservedCode1 = SecurityData binding it to content whose digest is ``digest_hex``."""
+def sign_label(label: AigcLabel, digest_hex: str, signer: LabelSigner, role: Role = Role.PRODUCER) -> AigcLabel:
+    """``label`` with SecurityData binding it to content whose digest is ``digest_hex``: in ReservedCode1
+    for the producer, in ReservedCode2 for a propagator (who sets its own fields first)."""
     bindings = [{"Alg": "sha256", "Scope": BINDING_SCOPE, "Value": digest_hex}]
     key_id = signer.key_id
-    signature = signer.private_key.sign(_signed_message(label, SD_TYPE, SD_VERSION, bindings, key_id))
+    signature = signer.private_key.sign(_signed_message(label, SD_TYPE, SD_VERSION, bindings, key_id, role))
     security_data = {
         "Type": SD_TYPE,
         "Version": SD_VERSION,
@@ -166,7 +187,10 @@ def sign_label(label: AigcLabel, digest_hex: str, signer: LabelSigner) -> AigcLa
         "PubSD": base64.b64encode(signature).decode("ascii"),
         "Extension": {"KeyID": key_id, "PublicKey": base64.b64encode(signer.public_raw).decode("ascii")},
     }
-    return replace(label, reserved_code1=json.dumps(security_data, separators=(",", ":")))
+    text = json.dumps(security_data, separators=(",", ":"))
+    if role is Role.PROPAGATOR:
+        return replace(label, reserved_code2=text)
+    return replace(label, reserved_code1=text)
 
 
 def load_public_keys(paths: tuple[Path, ...]) -> dict[str, bytes]:
@@ -225,18 +249,24 @@ def _b64(text: object) -> bytes | None:
 
 
 def verify_label(
-    label: AigcLabel, data: bytes, media_format: str, trusted_keys: dict[str, bytes] | None = None
+    label: AigcLabel,
+    data: bytes,
+    media_format: str,
+    trusted_keys: dict[str, bytes] | None = None,
+    role: Role = Role.PRODUCER,
 ) -> SecurityFinding:
-    """Check the SecurityData in ``label.reserved_code1`` against the label and ``data``. Never raises."""
-    text = label.reserved_code1.strip()
+    """Check the SecurityData in ReservedCode1 (``role`` producer) or ReservedCode2 (propagator) against
+    the label and ``data``. Never raises."""
+    field_name = "ReservedCode2" if role is Role.PROPAGATOR else "ReservedCode1"
+    text = (label.reserved_code2 if role is Role.PROPAGATOR else label.reserved_code1).strip()
     if not text:
-        return SecurityFinding(SecurityStatus.ABSENT, "ReservedCode1 is empty (the label is not signed)")
+        return SecurityFinding(SecurityStatus.ABSENT, f"{field_name} is empty (not signed)")
     if len(text) > _MAX_SD_CHARS or not text.startswith("{"):
-        return SecurityFinding(SecurityStatus.MALFORMED, "ReservedCode1 does not hold SecurityData JSON")
+        return SecurityFinding(SecurityStatus.MALFORMED, f"{field_name} does not hold SecurityData JSON")
     try:
         sd = json.loads(text)
     except (ValueError, RecursionError):
-        return SecurityFinding(SecurityStatus.MALFORMED, "ReservedCode1 is not valid JSON")
+        return SecurityFinding(SecurityStatus.MALFORMED, f"{field_name} is not valid JSON")
     if not isinstance(sd, dict) or sd.get("Type") != SD_TYPE:
         kind = sd.get("Type") if isinstance(sd, dict) else None
         return SecurityFinding(SecurityStatus.MALFORMED, f"SecurityData of an unknown Type {kind!r}")
@@ -258,7 +288,7 @@ def verify_label(
     if key_id != _key_id(public_raw):
         return SecurityFinding(SecurityStatus.TAMPERED, "the KeyID does not match the embedded public key", key_id)
     trusted = trusted_keys is not None and trusted_keys.get(key_id) == public_raw
-    message = _signed_message(label, SD_TYPE, str(sd.get("Version")), bindings, key_id)
+    message = _signed_message(label, SD_TYPE, str(sd.get("Version")), bindings, key_id, role)
     try:
         ed25519.Ed25519PublicKey.from_public_bytes(public_raw).verify(signature, message)
     except (InvalidSignature, ValueError):

@@ -17,6 +17,7 @@ from labeler.pipeline import Labeler
 from labeler.provenance.devca import DevPaths, new_label_key_pem
 from labeler.provenance.securitydata import (
     LabelSigner,
+    Role,
     SecurityStatus,
     content_digest,
     load_public_keys,
@@ -131,3 +132,25 @@ def test_content_digest_refuses_other_formats_and_junk() -> None:
 def test_signing_key_must_be_ed25519(dev: DevPaths) -> None:
     with pytest.raises(KeyInvalid):
         LabelSigner.from_file(dev.key)  # the C2PA signer's ECDSA key
+
+
+def test_propagator_signs_reserved_code2(dev: DevPaths) -> None:
+    data = _signed_file(dev, "png")
+    handler = formats.sniff(data)
+    image = handler.decode(data, Limits())
+    platform = LabelSigner.from_pem(new_label_key_pem())
+    digest = content_digest(data, "png")
+    propagated = sign_label(_label(data).with_propagator("platform-x", "post-9"), digest, platform, Role.PROPAGATOR)
+    out = handler.encode(image, merge_aigc_into_xmp(image.metadata.xmp, propagated))
+    label = _label(out)
+    assert verify_label(label, out, "png", role=Role.PROPAGATOR).status is SecurityStatus.AUTHENTIC
+    assert verify_label(label, out, "png").status is SecurityStatus.AUTHENTIC  # the producer's still holds
+    # The propagator's signature covers its own fields: changing PropagateID breaks it, not the producer's.
+    edited = dataclasses.replace(label, propagate_id="post-10")
+    assert verify_label(edited, out, "png", role=Role.PROPAGATOR).status is SecurityStatus.TAMPERED
+    assert verify_label(edited, out, "png").status is SecurityStatus.AUTHENTIC
+    from labeler.verify import Verifier
+
+    report = Verifier().verify_bytes(out)
+    assert report.propagator_security is not None and report.propagator_security.authentic
+    assert any(e.startswith("propagator SecurityData authentic") for e in report.evidence)
