@@ -98,6 +98,35 @@ def _median_ms(fn: Callable[[], object], repeat: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def _format_costs(
+    fmt: str,
+    pil: str,
+    pixels: np.ndarray,
+    signer: LabelSigner,
+    c2pa: C2paSettings,
+    trust: TrustSettings,
+    manifest: dict[str, Any],
+    anchors: bytes,
+    repeat: int,
+) -> dict[str, float]:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, pil, **({"quality": 92} if fmt != "png" else {}))
+    source = buffer.getvalue()
+    plain = Labeler(KEY)
+    signed_labeler = Labeler(KEY, label_signer=signer)
+    output = signed_labeler.label_bytes(source, LabelOptions(c2pa=c2pa)).data
+    verifier = Verifier(KEY, trust=trust)
+    return {
+        "label": _median_ms(lambda: plain.label_bytes(source, LabelOptions()), repeat),
+        "label_signed": _median_ms(lambda: signed_labeler.label_bytes(source, LabelOptions()), repeat),
+        "label_signed_c2pa": _median_ms(lambda: signed_labeler.label_bytes(source, LabelOptions(c2pa=c2pa)), repeat),
+        "c2pa_sign": _median_ms(lambda: sign_media(source, fmt, manifest, c2pa), repeat),
+        "c2pa_read": _median_ms(lambda: read_c2pa(output, fmt, anchors), repeat),
+        "verify": _median_ms(lambda: verifier.verify_bytes(output), repeat),
+        "sd_detect": _median_ms(lambda: detect_sd_watermark(pixels), repeat),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("bench-data"))
@@ -167,28 +196,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{'verify':>9} {'sd detect':>10}   (ms, median of {args.repeat}, 1024x768)")
         pixels = natural_image(768, 1024, seed=7)
         for fmt, pil in (("jpeg", "JPEG"), ("png", "PNG"), ("webp", "WEBP")):
-            buffer = io.BytesIO()
-            Image.fromarray(pixels).save(buffer, pil, **({"quality": 92} if fmt != "png" else {}))
-            source = buffer.getvalue()
-            plain = Labeler(KEY)
-            signed_labeler = Labeler(KEY, label_signer=signer)
-            row = {
-                "label": _median_ms(lambda: plain.label_bytes(source, LabelOptions()), args.repeat),
-                "label_signed": _median_ms(lambda: signed_labeler.label_bytes(source, LabelOptions()), args.repeat),
-                "label_signed_c2pa": _median_ms(
-                    lambda: signed_labeler.label_bytes(source, LabelOptions(c2pa=c2pa)), args.repeat
-                ),
-                "c2pa_sign": _median_ms(lambda: sign_media(source, fmt, manifest, c2pa), args.repeat),
-            }
-            output = signed_labeler.label_bytes(source, LabelOptions(c2pa=c2pa)).data
-            anchors = dev.ca.read_bytes()
-            verifier = Verifier(KEY, trust=trust)
-            row["c2pa_read"] = _median_ms(lambda: read_c2pa(output, fmt, anchors), args.repeat)
-            row["verify"] = _median_ms(lambda: verifier.verify_bytes(output), args.repeat)
-            row["sd_detect"] = _median_ms(lambda: detect_sd_watermark(pixels), args.repeat)
+            row = _format_costs(fmt, pil, pixels, signer, c2pa, trust, manifest, dev.ca.read_bytes(), args.repeat)
             costs[fmt] = row
             print(f"{fmt:<6} {row['label']:>9.0f} {row['label_signed']:>9.0f} {row['label_signed_c2pa']:>9.0f} "
-                  f"{row['c2pa_sign']:>10.1f} {row['c2pa_read']:>10.1f} {row['verify']:>9.0f} {row['sd_detect']:>10.1f}")
+                  f"{row['c2pa_sign']:>10.1f} {row['c2pa_read']:>10.1f} {row['verify']:>9.0f} "
+                  f"{row['sd_detect']:>10.1f}")
         results["costs_ms"] = costs
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
