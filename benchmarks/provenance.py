@@ -32,7 +32,14 @@ from labeler.pipeline import Labeler
 from labeler.provenance.c2pa import build_manifest, read_c2pa, sign_media
 from labeler.provenance.devca import init_dev_credentials
 from labeler.provenance.securitydata import LabelSigner
-from labeler.provenance.thirdparty import SD_FALSE_POSITIVE_LIMIT, binomial_tail, detect_sd_watermark
+from labeler.provenance.thirdparty import (
+    SD_FALSE_POSITIVE_LIMIT,
+    SD_WATERMARK,
+    SD_WATERMARKS,
+    binomial_tail,
+    decode_dwtdct_bits,
+    detect_sd_watermark,
+)
 from labeler.settings import C2paSettings, LabelOptions, TrustSettings
 from labeler.verify import Verifier
 from labeler.watermark import WatermarkKey
@@ -139,32 +146,39 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- SD watermark: false positives on unmarked content --------------------------------------
     photos = _photos(args.data)
-    agreements: list[int] = []
+    agreements: dict[bytes, list[int]] = {payload: [] for payload in SD_WATERMARKS}
     detections = 0
-    for _, rgb in photos:
-        for variant in _variants(rgb, rng):
-            d = detect_sd_watermark(variant)
-            if d.checked:
-                agreements.append(d.bits_agreeing)
-                detections += d.detected
-    for seed in range(args.synthetic):
-        d = detect_sd_watermark(natural_image(384, 384, seed=10_000 + seed))
-        agreements.append(d.bits_agreeing)
+    unmarked = [v for _, rgb in photos for v in _variants(rgb, rng)]
+    unmarked += [natural_image(384, 384, seed=10_000 + seed) for seed in range(args.synthetic)]
+    for image in unmarked:
+        d = detect_sd_watermark(image)
+        if not d.checked:
+            continue
         detections += d.detected
-    results["sd_false_positives"] = {
-        "images": len(agreements),
-        "detections": detections,
-        "agreement_mean": statistics.fmean(agreements),
-        "agreement_sd": statistics.pstdev(agreements),
-        "agreement_max": max(agreements),
-        "binomial_mean": 68.0,
-        "binomial_sd": (136 * 0.25) ** 0.5,
-        "p_value_of_max": binomial_tail(max(agreements), 136),
-    }
-    fp = results["sd_false_positives"]
-    print(f"SD watermark on {fp['images']} unmarked images: {fp['detections']} detections; agreement "
-          f"{fp['agreement_mean']:.1f} ± {fp['agreement_sd']:.1f} (binomial 68.0 ± {fp['binomial_sd']:.1f}), "
-          f"max {fp['agreement_max']} (p={fp['p_value_of_max']:.1e})")
+        for payload in SD_WATERMARKS:
+            reference = np.unpackbits(np.frombuffer(payload, dtype=np.uint8)).astype(bool)
+            bits = decode_dwtdct_bits(image, reference.size)
+            assert bits is not None
+            agreements[payload].append(int(np.count_nonzero(bits == reference)))
+    fp: dict[str, Any] = {"images": len(agreements[SD_WATERMARK]), "detections": detections}
+    for payload, values in agreements.items():
+        n = len(payload) * 8
+        fp[payload.decode("ascii")] = {
+            "n_bits": n,
+            "agreement_mean": statistics.fmean(values),
+            "agreement_sd": statistics.pstdev(values),
+            "agreement_max": max(values),
+            "binomial_mean": n / 2,
+            "binomial_sd": (n * 0.25) ** 0.5,
+            "p_value_of_max": binomial_tail(max(values), n) * len(SD_WATERMARKS),
+        }
+    results["sd_false_positives"] = fp
+    print(f"SD watermark on {fp['images']} unmarked images: {fp['detections']} detections")
+    for payload in SD_WATERMARKS:
+        row = fp[payload.decode("ascii")]
+        print(f"  {payload.decode('ascii'):<18} agreement {row['agreement_mean']:.1f} ± {row['agreement_sd']:.1f} "
+              f"of {row['n_bits']} (binomial {row['binomial_mean']:.0f} ± {row['binomial_sd']:.1f}), "
+              f"max {row['agreement_max']} (p={row['p_value_of_max']:.1e})")
 
     # --- SD watermark: robustness -------------------------------------------------------------
     marked_sources = [rgb for _, rgb in photos[:6]] + [natural_image(768, 1024, seed=s) for s in range(4)]

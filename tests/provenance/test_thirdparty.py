@@ -89,9 +89,11 @@ def test_reference_package_interop_when_installed() -> None:
 def test_unmarked_images_are_not_detected_and_agreement_is_near_half() -> None:
     agreements = []
     for seed in range(8):
-        detection = detect_sd_watermark(natural_image(320, 320, seed=100 + seed))
-        assert not detection.detected
-        agreements.append(detection.bits_agreeing)
+        image = natural_image(320, 320, seed=100 + seed)
+        assert not detect_sd_watermark(image).detected
+        bits = decode_dwtdct_bits(image, 136)
+        assert bits is not None
+        agreements.append(int(np.count_nonzero(bits == REFERENCE_BITS.astype(bool))))
     assert 50 <= float(np.mean(agreements)) <= 86
 
 
@@ -160,3 +162,10 @@ def test_generator_traces_and_second_aigc_label() -> None:
 def test_plain_file_has_no_marks() -> None:
     data = _png_with({"Title": "holiday"})
     assert find_metadata_marks(data, formats.sniff(data)) == []
+
+
+def test_sdv2_payload_is_detected_too() -> None:
+    marked = embed_dwtdct_independently(natural_image(400, 400, seed=5), payload=b"SDV2")
+    detection = detect_sd_watermark(marked)
+    assert detection.detected and detection.payload == b"SDV2" and detection.n_bits == 32
+    assert detection.false_positive_probability <= 2 * 2.0**-32 * 1.0001
