@@ -27,7 +27,8 @@ independent of the decoder build on the verifying machine.
 Verdicts: *authentic* (signature valid and the content hash matches; ``trusted`` says whether the key
 is one the verifier trusts), *tampered* (the signature does not verify: a signed field was edited),
 *unbound* (the signature verifies but the hash does not match: the label was copied from another file,
-or the content was modified after signing), *malformed*, *absent*.
+or the content was modified after signing), *malformed* (claims to be ours but lacks parts), *foreign*
+(another provider's data, not checked), *absent*.
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class SecurityStatus(StrEnum):
     TAMPERED = "tampered"
     UNBOUND = "unbound"
     MALFORMED = "malformed"
+    #: ReservedCode holds something that is not our SecurityData (another provider's scheme): not checked.
+    FOREIGN = "foreign"
     ABSENT = "absent"
 
 
@@ -261,15 +264,18 @@ def verify_label(
     text = (label.reserved_code2 if role is Role.PROPAGATOR else label.reserved_code1).strip()
     if not text:
         return SecurityFinding(SecurityStatus.ABSENT, f"{field_name} is empty (not signed)")
+    foreign = SecurityFinding(
+        SecurityStatus.FOREIGN, f"{field_name} holds data of another scheme (not labeler SecurityData); not checked"
+    )
     if len(text) > _MAX_SD_CHARS or not text.startswith("{"):
-        return SecurityFinding(SecurityStatus.MALFORMED, f"{field_name} does not hold SecurityData JSON")
+        return foreign
     try:
         sd = json.loads(text)
     except (ValueError, RecursionError):
-        return SecurityFinding(SecurityStatus.MALFORMED, f"{field_name} is not valid JSON")
+        return foreign
     if not isinstance(sd, dict) or sd.get("Type") != SD_TYPE:
         kind = sd.get("Type") if isinstance(sd, dict) else None
-        return SecurityFinding(SecurityStatus.MALFORMED, f"SecurityData of an unknown Type {kind!r}")
+        return SecurityFinding(SecurityStatus.FOREIGN, f"SecurityData of another Type {kind!r}; not checked")
     extension = sd.get("Extension")
     bindings = sd.get("Bindings")
     signature = _b64(sd.get("PubSD"))

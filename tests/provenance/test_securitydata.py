@@ -97,9 +97,14 @@ def test_absent_and_malformed_security_data() -> None:
     data = image_bytes("png")
     label = AigcLabel("1", "p", "id")
     assert verify_label(label, data, "png").status is SecurityStatus.ABSENT
-    for junk in ("abc", "{", '{"Type":"other"}', '{"Type":"labeler.ed25519","PubSD":"!!"}', "[1,2]"):
+    for junk in ('{"Type":"labeler.ed25519","PubSD":"!!"}', '{"Type":"labeler.ed25519"}'):
         assert verify_label(dataclasses.replace(label, reserved_code1=junk), data, "png").status is (
             SecurityStatus.MALFORMED
+        )
+    # Other providers' ReservedCode1 contents are reported, not held against the label.
+    for other in ("abc", "{", '{"Type":"other"}', "[1,2]", "computer,1|human,0|"):
+        assert verify_label(dataclasses.replace(label, reserved_code1=other), data, "png").status is (
+            SecurityStatus.FOREIGN
         )
 
 

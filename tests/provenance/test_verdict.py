@@ -82,6 +82,17 @@ def test_tampered_signed_label_is_only_suspected(dev: DevPaths, tmp_path: Path) 
     assert "tampered" in report.reason
 
 
+def test_other_providers_reserved_code_keeps_the_label_confirmed() -> None:
+    handler_data = image_bytes("png")
+    handler = formats.sniff(handler_data)
+    image = handler.decode(handler_data, Limits())
+    label = AigcLabel("1", "other-provider", "x1", reserved_code1="a1b2c3-provider-hash")
+    data = handler.encode(image, merge_aigc_into_xmp(None, label))
+    report = Verifier().verify_bytes(data)
+    assert report.verdict is Verdict.CONFIRMED
+    assert report.security is not None and report.security.status.value == "foreign"
+
+
 def test_sd_watermark_alone_is_suspected_with_its_false_positive_probability() -> None:
     buffer = io.BytesIO()
     Image.fromarray(embed_dwtdct_independently(natural_image(512, 512, seed=9))).save(buffer, "PNG")
