@@ -50,6 +50,8 @@ class LabelResult:
     label_key_id: str | None = None
     #: The C2PA manifest's soft-binding/assertion summary when one was signed in; None otherwise.
     c2pa: dict[str, Any] | None = None
+    #: The signed manifest store, kept by watermark ID when the labeling is recorded.
+    c2pa_manifest_store: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,11 +136,11 @@ class Labeler:
             from labeler.provenance.pipeline_steps import sign_aigc_label
 
             aigc, output = sign_aigc_label(handler, image, aigc, output, self.label_signer)
-        c2pa_summary = None
+        c2pa_summary = c2pa_store = None
         if options.c2pa is not None:  # last: C2PA hashes the final bytes around its own box
             from labeler.provenance.pipeline_steps import sign_c2pa_last
 
-            output, c2pa_summary = sign_c2pa_last(handler.name, output, aigc, watermark_id, options.c2pa)
+            output, c2pa_summary, c2pa_store = sign_c2pa_last(handler.name, output, aigc, watermark_id, options.c2pa)
 
         result = LabelResult(
             data=output,
@@ -157,6 +159,7 @@ class Labeler:
             output_sha256=hashlib.sha256(output).hexdigest(),
             label_key_id=self.label_signer.key_id if (aigc is not None and self.label_signer is not None) else None,
             c2pa=c2pa_summary,
+            c2pa_manifest_store=c2pa_store,
         )
         if record:
             self.record(result)
@@ -166,6 +169,10 @@ class Labeler:
         """Store ``result`` in the registry (when there is one); True when stored."""
         if self.registry is None:
             return False
+        if result.c2pa is not None:
+            from labeler.provenance.pipeline_steps import keep_manifest
+
+            keep_manifest(result.c2pa, result.c2pa_manifest_store, result.watermark_id)
         self.registry.record(
             LabelRecord(
                 produce_id=result.produce_id,

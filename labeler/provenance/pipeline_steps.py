@@ -30,25 +30,29 @@ def sign_aigc_label(
 
 def sign_c2pa_last(
     media_format: str, data: bytes, aigc: AigcLabel | None, watermark_id: int | None, settings: C2paSettings
-) -> tuple[bytes, dict[str, Any]]:
-    """Sign a C2PA manifest into ``data``; keeps the manifest store by watermark ID when configured."""
-    from labeler.provenance.c2pa import (
-        SOFT_BINDING_ALG,
-        ManifestStore,
-        build_manifest,
-        sign_media,
-    )
+) -> tuple[bytes, dict[str, Any], bytes]:
+    """Sign a C2PA manifest into ``data``: (signed bytes, a summary for the result, the manifest store)."""
+    from labeler.provenance.c2pa import SOFT_BINDING_ALG, build_manifest, sign_media
 
     signed = sign_media(data, media_format, build_manifest(aigc, watermark_id), settings)
-    kept = None
-    if settings.manifest_dir is not None and watermark_id is not None:
-        kept = str(ManifestStore(settings.manifest_dir).save(watermark_id, signed.manifest_store))
     summary = {
         "signed": True,
         "soft_binding": (
             {"alg": SOFT_BINDING_ALG, "value": f"{watermark_id:016x}"} if watermark_id is not None else None
         ),
         "manifest_bytes": len(signed.manifest_store),
-        "manifest_kept_at": kept,
+        "manifest_dir": str(settings.manifest_dir) if settings.manifest_dir is not None else None,
     }
-    return signed.data, summary
+    return signed.data, summary, signed.manifest_store
+
+
+def keep_manifest(summary: dict[str, Any] | None, manifest_store: bytes | None, watermark_id: int | None) -> None:
+    """Keep the manifest store under its soft-binding watermark ID (durable Content Credentials); called
+    when the labeling is recorded, so no manifest is kept for output that was never written."""
+    if summary is None or manifest_store is None or watermark_id is None or not summary.get("manifest_dir"):
+        return
+    from pathlib import Path
+
+    from labeler.provenance.c2pa import ManifestStore
+
+    ManifestStore(Path(summary["manifest_dir"])).save(watermark_id, manifest_store)

@@ -159,3 +159,14 @@ def test_propagator_signs_reserved_code2(dev: DevPaths) -> None:
     report = Verifier().verify_bytes(out)
     assert report.propagator_security is not None and report.propagator_security.authentic
     assert any(e.startswith("propagator SecurityData authentic") for e in report.evidence)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.binary(max_size=400), st.sampled_from(["jpeg", "png", "webp"]))
+def test_content_digest_on_junk_raises_only_unsupported_format(junk: bytes, fmt: str) -> None:
+    prefix = {"jpeg": b"\xff\xd8", "png": b"\x89PNG\r\n\x1a\n", "webp": b"RIFF\x20\x00\x00\x00WEBP"}[fmt]
+    try:
+        digest = content_digest(prefix + junk, fmt)
+    except UnsupportedFormat:
+        return
+    assert len(digest) == 64

@@ -153,3 +153,15 @@ def test_label_without_signing_key_writes_unsigned_label(key: WatermarkKey) -> N
     result = Labeler(key, None).label_bytes(image_bytes("webp"), LabelOptions())
     assert result.label_key_id is None and result.c2pa is None
     assert isinstance(result.aigc, AigcLabel) and result.aigc.reserved_code1 == ""
+
+
+def test_manifest_is_kept_only_when_the_labeling_is_recorded(
+    c2pa_settings: C2paSettings, key: WatermarkKey, tmp_path: Path
+) -> None:
+    assert c2pa_settings.manifest_dir is not None
+    unrecorded = Labeler(key, None).label_bytes(image_bytes("jpeg"), LabelOptions(c2pa=c2pa_settings))
+    assert unrecorded.c2pa is not None and not c2pa_settings.manifest_dir.exists()
+    with Registry.open(tmp_path / "r.sqlite3") as registry:
+        result = Labeler(key, registry).label_bytes(image_bytes("jpeg"), LabelOptions(c2pa=c2pa_settings))
+    assert result.watermark_id is not None
+    assert (c2pa_settings.manifest_dir / f"{result.watermark_id:016x}.c2pa").exists()
