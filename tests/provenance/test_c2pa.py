@@ -141,6 +141,39 @@ def _wav_bytes() -> bytes:
     return buffer.getvalue()
 
 
+_SAMPLE_TYPES = {"fltp": np.float32, "flt": np.float32, "s16p": np.int16, "s16": np.int16, "s32p": np.int32}
+_SAMPLE_SCALE = {np.float32: 1.0, np.int16: 32767.0, np.int32: 2.0**30}
+
+
+def _compressed_audio(container_format: str, codec: str) -> bytes:
+    """A second of a tone encoded by FFmpeg through PyAV (MP3 with LAME, M4A with AAC)."""
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=44100, layout="mono")
+        frame_size = stream.codec_context.frame_size or 1152
+        sample_format = stream.codec_context.format.name
+        dtype = _SAMPLE_TYPES[sample_format]
+        for i in range(40):
+            t = np.arange(i * frame_size, (i + 1) * frame_size)
+            samples = (0.3 * np.sin(t * 0.05) * _SAMPLE_SCALE[dtype]).astype(dtype).reshape(1, -1)
+            frame = av.AudioFrame.from_ndarray(samples, format=sample_format, layout="mono")
+            frame.sample_rate = 44100
+            frame.pts = i * frame_size
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return buffer.getvalue()
+
+
+def _mp3_bytes() -> bytes:
+    return _compressed_audio("mp3", "libmp3lame")
+
+
+def _m4a_bytes() -> bytes:
+    return _compressed_audio("ipod", "aac")
+
+
 def _mp4_bytes() -> bytes:
     buffer = io.BytesIO()
     with av.open(buffer, "w", format="mp4") as container:
@@ -155,7 +188,9 @@ def _mp4_bytes() -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize(("fmt", "make"), [("wav", _wav_bytes), ("mp4", _mp4_bytes)])
+@pytest.mark.parametrize(
+    ("fmt", "make"), [("wav", _wav_bytes), ("mp3", _mp3_bytes), ("m4a", _m4a_bytes), ("mp4", _mp4_bytes)]
+)
 def test_audio_and_video_are_signed_generically(dev: DevPaths, c2pa_settings: C2paSettings, fmt: str,
                                                 make: object) -> None:
     assert callable(make)
