@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from labeler import __version__
-from labeler.errors import InvalidOption, KeyMissing, LabelerError
+from labeler.errors import InvalidOption, KeyMissing, LabelerError, OutputExists
 from labeler.keyfile import default_key_path, init_key_file, resolve_key
 from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
 from labeler.store.registry import Registry, default_registry_path
@@ -304,8 +304,12 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:
     if args.keys_command == "init":
         path = args.path or default_key_path()
-        from labeler.provenance.devca import init_dev_credentials
+        from labeler.provenance.devca import DevPaths, init_dev_credentials
 
+        dev_paths = DevPaths.in_dir(path.parent)
+        existing = [p for p in (dev_paths.ca, dev_paths.chain, dev_paths.key, dev_paths.label_key) if p.exists()]
+        if existing and not args.force:  # checked first, so a refusal leaves nothing half-created
+            raise OutputExists(f"{existing[0]} exists; pass --force to replace the keys and credentials")
         key = init_key_file(path, force=args.force)
         out.write(f"created watermark key {key.key_id} at {path} (keep it secret; back it up)\n")
         dev = init_dev_credentials(path.parent, force=args.force)

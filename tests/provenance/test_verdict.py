@@ -165,3 +165,48 @@ def test_manifest_is_kept_only_when_the_labeling_is_recorded(
         result = Labeler(key, registry).label_bytes(image_bytes("jpeg"), LabelOptions(c2pa=c2pa_settings))
     assert result.watermark_id is not None
     assert (c2pa_settings.manifest_dir / f"{result.watermark_id:016x}.c2pa").exists()
+
+
+def test_other_issuers_manifest_is_reported_as_evidence(dev: DevPaths, tmp_path: Path) -> None:
+    from labeler.provenance.c2pa import sign_media
+    from tests.provenance.conftest import write_chain
+
+    other, _ = write_chain(tmp_path / "other", "other-generator")
+    manifest = {
+        "claim_generator_info": [{"name": "other-generator", "version": "9"}],
+        "title": "x",
+        "assertions": [
+            {
+                "label": "c2pa.actions",
+                "data": {
+                    "actions": [
+                        {
+                            "action": "c2pa.created",
+                            "digitalSourceType": "http://cv.iptc.org/newscodes/digitalsourcetype/"
+                            "compositeWithTrainedAlgorithmicMedia",
+                        }
+                    ]
+                },
+            }
+        ],
+    }
+    signed = sign_media(image_bytes("png"), "png", manifest, other).data
+    report = Verifier(None, None, trust=_trust(dev, tmp_path)).verify_bytes(signed)
+    assert report.verdict is Verdict.SUSPECTED
+    assert report.c2pa is not None and report.c2pa.state == "Valid" and not report.c2pa.ours
+    assert report.c2pa.claim_generator == "other-generator 9"
+    assert any("C2PA manifest (embedded, Valid" in e for e in report.evidence)
+    # Trusting that issuer's CA makes the same manifest a valid implicit label: confirmed.
+    other_ca = tmp_path / "other" / "other-generator-ca.pem"
+    trusted = Verifier(None, None, trust=TrustSettings(c2pa_trust_anchors=other_ca)).verify_bytes(signed)
+    assert trusted.verdict is Verdict.CONFIRMED
+
+
+def test_keys_init_refuses_before_creating_anything(tmp_path: Path) -> None:
+    key_file = tmp_path / "k" / "watermark.key"
+    key_file.parent.mkdir()
+    (key_file.parent / "aigc-signing.key").write_text("x")
+    assert main(["keys", "init", "--path", str(key_file)]) == 2
+    assert not key_file.exists()
+    assert main(["keys", "init", "--path", str(key_file), "--force"]) == 0
+    assert LabelSigner.from_file(key_file.parent / "aigc-signing.key").key_id
