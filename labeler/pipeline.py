@@ -1,7 +1,8 @@
 """Labeling: the one orchestrator behind the CLI, the Python API and (later) the gRPC service.
 
 Order matters: visible label first (so the watermark covers it too), then the watermark, then the
-metadata written by the encoder, then the registry record of the bytes actually produced.
+metadata written by the encoder (signed with SecurityData when a label key is configured), then the
+C2PA manifest (last: it hashes the final bytes), then the registry record of the bytes actually produced.
 """
 
 from __future__ import annotations
