@@ -170,6 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="worker processes for the false-positive sweep")
     parser.add_argument("--repeats", type=int, default=7, help="timing repeats (median reported)")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--sections", default="quality,robustness,fp,speed",
+                        help="comma-separated subset of quality,robustness,fp,speed")
     parser.add_argument("--data", type=Path, default=Path("bench-data"))
     parser.add_argument("--out", type=Path, default=Path("out/bench"))
     args = parser.parse_args(argv)
@@ -178,20 +180,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"# Image watermark benchmark\n\n{len(photos)} photos (see docs/bench-data.md), key-independent "
           f"results, seed {args.seed}.\n")
     results: dict[str, Any] = {}
-    for title, run in (
-        ("Quality (embed only)", lambda: quality_section(photos)),
-        (
+    sections = {
+        "quality": ("Quality (embed only)", lambda: quality_section(photos)),
+        "robustness": (
             f"Robustness ({args.trials} random IDs per photo)",
             lambda: robustness_section(photos, args.trials, args.seed),
         ),
-        ("False positives", lambda: false_positive_section(photos, args.fp_images, args.seed, args.jobs)),
-        ("Speed, one core, in memory", lambda: speed_section(photos, args.repeats)),
-    ):
+        "fp": ("False positives", lambda: false_positive_section(photos, args.fp_images, args.seed, args.jobs)),
+        "speed": ("Speed, one core, in memory", lambda: speed_section(photos, args.repeats)),
+    }
+    chosen = [name.strip() for name in args.sections.split(",") if name.strip()]
+    unknown = sorted(set(chosen) - set(sections))
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(unknown)}")
+    for name in chosen:
+        title, run = sections[name]
         text, raw = run()
         results[title] = raw
         print(f"## {title}\n\n{text}\n", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "image.json").write_text(json.dumps(results, indent=2))
+    name = "image.json" if len(chosen) == len(sections) else f"image-{'-'.join(chosen)}.json"
+    (args.out / name).write_text(json.dumps(results, indent=2))
     return 0
 
 
