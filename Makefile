@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.stamp-install
 DEMO_OUT ?= out/demo
 PYTEST_WORKERS ?= 2
 
-.PHONY: venv native demo test lint bench font golden clean
+.PHONY: venv native demo test lint bench font golden clean proto serve
 
 venv: $(STAMP)
 
@@ -22,6 +22,17 @@ native: $(NATIVE_LIB)
 
 $(NATIVE_LIB): native/fused_embed.c
 	$(CC) -O3 -march=native -fno-math-errno -ffinite-math-only -fPIC -shared -Wall -Wextra -o $@ $< -lm || echo "native kernel not built: labeler uses the NumPy reference"
+
+## Regenerate the gRPC stubs in labeler/v1/ from protos/ (commit the result; a test fails when stale).
+proto: $(STAMP)
+	$(PY) -m grpc_tools.protoc -I protos --python_out=. --pyi_out=. --grpc_python_out=. protos/labeler/v1/labeler.proto
+
+## Run the gRPC service on 127.0.0.1:50051 with an embedded SQLite registry and a dev key (under out/serve).
+SERVE_DIR ?= out/serve
+serve: $(STAMP) $(NATIVE_LIB)
+	@test -f $(SERVE_DIR)/watermark.key || $(PY) -m labeler keys init --path $(SERVE_DIR)/watermark.key
+	$(PY) -m labeler serve --address 127.0.0.1:50051 --key-file $(SERVE_DIR)/watermark.key \
+		--registry $(SERVE_DIR)/registry.sqlite --metrics-port 9464
 
 ## Label and verify the bundled sample media, printing a table.
 demo: $(STAMP) $(NATIVE_LIB)

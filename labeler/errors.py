@@ -95,6 +95,13 @@ class SigningError(LabelerError):
     code = "SIGNING_FAILED"
 
 
+class ServiceError(LabelerError):
+    """A call to a labeler server failed for a reason other than one of the errors above (unreachable,
+    overloaded, unauthenticated, deadline exceeded); the message carries the gRPC status."""
+
+    code = "SERVICE_ERROR"
+
+
 #: Every public error class, for documentation and for the (future) gRPC status table.
 ALL_ERRORS: tuple[type[LabelerError], ...] = (
     LabelerError,
@@ -112,4 +119,5 @@ ALL_ERRORS: tuple[type[LabelerError], ...] = (
     RegistryError,
     FontError,
     SigningError,
+    ServiceError,
 )

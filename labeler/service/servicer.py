@@ -1,0 +1,244 @@
+"""Thin servicers: receive the upload, run the same orchestrators the CLI uses in the worker pool, stream
+the answer back. Errors become rich statuses (status.py); nothing here knows about media formats."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from labeler.errors import InvalidOption, LabelerError
+from labeler.pipeline import Labeler
+from labeler.propagate import PropagateOptions, propagate_bytes
+from labeler.service.metrics import ServiceMetrics
+from labeler.service.pool import Overloaded, WorkerPool
+from labeler.service.settings import ServiceSettings
+from labeler.service.spool import chunks, receive
+from labeler.service.status import rich_status, status_for
+from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
+from labeler.v1 import labeler_pb2 as pb
+from labeler.v1 import labeler_pb2_grpc as pb_grpc
+from labeler.verify import Verdict, Verifier, VerifyReport
+
+T = TypeVar("T")
+log = logging.getLogger("labeler.service")
+
+_CORNERS: dict[int, Corner] = {
+    pb.CORNER_TOP_LEFT: Corner.TOP_LEFT,
+    pb.CORNER_TOP_RIGHT: Corner.TOP_RIGHT,
+    pb.CORNER_BOTTOM_LEFT: Corner.BOTTOM_LEFT,
+    pb.CORNER_BOTTOM_RIGHT: Corner.BOTTOM_RIGHT,
+    pb.CORNER_UNSPECIFIED: Corner.BOTTOM_RIGHT,
+}
+_VERDICTS: dict[Verdict, pb.Verdict] = {
+    Verdict.CONFIRMED: pb.VERDICT_CONFIRMED,
+    Verdict.POSSIBLE: pb.VERDICT_POSSIBLE,
+    Verdict.SUSPECTED: pb.VERDICT_SUSPECTED,
+    Verdict.NONE: pb.VERDICT_NONE,
+}
+
+
+def _corner(value: int) -> Corner:
+    if value not in _CORNERS:
+        raise InvalidOption(f"unknown position enum value {value}")
+    return _CORNERS[value]
+
+
+def label_options(config: pb.LabelConfig) -> LabelOptions:
+    visible = VisibleLabelOptions(text=config.label_text or "AI生成", position=_corner(config.position))
+    if not config.content_producer.strip():
+        raise InvalidOption("content_producer is required")
+    return LabelOptions(
+        producer=config.content_producer,
+        produce_id=config.produce_id or None,
+        visible=not config.no_visible,
+        metadata=not config.no_metadata,
+        watermark=not config.no_watermark,
+        visible_label=visible,
+        watermark_id=config.watermark_id if config.HasField("watermark_id") else None,
+    )
+
+
+def verify_response(report: VerifyReport) -> pb.VerifyResponse:
+    full = report.to_dict()
+    wm = full["watermark"]
+    detection = report.watermark.detection
+    return pb.VerifyResponse(
+        verdict=_VERDICTS[report.verdict],
+        reason=report.reason,
+        evidence=list(report.evidence),
+        metadata_present=report.metadata.present,
+        aigc_json=json.dumps(report.metadata.fields, ensure_ascii=False) if report.metadata.fields else "",
+        watermark=pb.WatermarkEvidence(
+            checked=bool(wm["checked"]),
+            detected=report.watermark.detected,
+            watermark_id=wm.get("watermark_id") or "",
+            score=detection.score if detection else 0.0,
+            false_positive_probability=detection.false_positive_probability if detection else 1.0,
+            scale=detection.scale if detection else 1.0,
+            rotation_degrees=detection.rotation_degrees if detection else 0.0,
+        ),
+        report_json=json.dumps(full, ensure_ascii=False, default=str),
+    )
+
+
+class _Call:
+    """One admitted call: metrics, structured log line, and error → status mapping on the way out."""
+
+    def __init__(self, service: LabelerServicer, method: str, context: grpc.aio.ServicerContext) -> None:
+        self.service, self.method, self.context = service, method, context
+        self.code = grpc.StatusCode.OK
+        self.started = time.perf_counter()
+        self.bytes_in = 0
+        self.job: asyncio.Future[Any] | None = None
+
+    async def work(self, function: Callable[..., T], *args: object) -> T:
+        self.job = asyncio.ensure_future(self.service.pool.run(function, *args))
+        return await asyncio.shield(self.job)
+
+    async def fail(self, error: BaseException) -> None:
+        if isinstance(error, LabelerError):
+            status = status_for(error)
+        elif isinstance(error, Overloaded):
+            settings = self.service.settings
+            status = rich_status(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "OVERLOADED",
+                f"all {settings.workers} workers busy and {settings.queue_depth} calls waiting; retry later",
+                retry_after_seconds=settings.retry_after_seconds,
+            )
+        else:
+            log.exception("internal error in %s", self.method)
+            status = rich_status(grpc.StatusCode.INTERNAL, "INTERNAL", "internal error (see the server log)")
+        self.code = status.code
+        await self.context.abort(status.code, status.details, status.trailing_metadata)
+
+    def finish(self, admitted: bool) -> None:
+        metrics = self.service.metrics
+        elapsed = time.perf_counter() - self.started
+        if self.context.cancelled() and self.code is grpc.StatusCode.OK:
+            self.code = grpc.StatusCode.CANCELLED
+        metrics.requests.labels(self.method, self.code.name).inc()
+        metrics.latency.labels(self.method).observe(elapsed)
+        metrics.bytes_in.labels(self.method).inc(self.bytes_in)
+        log.info(json.dumps({"event": "call", "method": self.method, "code": self.code.name,
+                             "seconds": round(elapsed, 4), "bytes_in": self.bytes_in}))
+        if not admitted:
+            return
+        metrics.inflight.dec()
+        if self.job is not None and not self.job.done():
+            # Cancelled (deadline, disconnect) while a worker still runs it: the slot stays taken
+            # until the worker is free, so admissions never exceed what the pool can do.
+            self.job.add_done_callback(lambda _: self.service.pool.release())
+        else:
+            self.service.pool.release()
+
+    async def admit(self) -> None:
+        self.service.pool.admit()
+        self.service.metrics.inflight.inc()
+
+
+class LabelerServicer(pb_grpc.LabelerServiceServicer):
+    def __init__(
+        self, settings: ServiceSettings, labeler: Labeler, verifier: Verifier, pool: WorkerPool,
+        metrics: ServiceMetrics,
+    ) -> None:
+        self.settings, self.labeler, self.verifier, self.pool, self.metrics = settings, labeler, verifier, pool, metrics
+
+    async def _receive_bytes(self, call: _Call, requests: AsyncIterator[Any]) -> tuple[Any, bytes]:
+        upload = await receive(requests, self.settings)
+        try:
+            call.bytes_in = upload.size
+            return upload.config, upload.read()
+        finally:
+            upload.close()
+
+    async def Label(  # gRPC method name
+        self, request_iterator: AsyncIterator[pb.LabelRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.LabelResponse]:
+        call = _Call(self, "Label", context)
+        admitted = False
+        try:
+            await call.admit()
+            admitted = True
+            config, data = await self._receive_bytes(call, request_iterator)
+            options = label_options(config)
+            result = await call.work(self.labeler.label_bytes, data, options, self.labeler.registry is not None)
+            yield pb.LabelResponse(result=pb.LabelResult(
+                format=result.format, width=result.width, height=result.height,
+                content_producer=result.content_producer, produce_id=result.produce_id,
+                watermark_id=f"{result.watermark_id:016x}" if result.watermark_id is not None else "",
+                output_sha256=result.output_sha256, output_bytes=len(result.data),
+                recorded=self.labeler.registry is not None,
+                result_json=json.dumps(result.to_dict(), ensure_ascii=False),
+            ))
+            for chunk in chunks(result.data, self.settings.response_chunk_bytes):
+                yield pb.LabelResponse(chunk=chunk)
+            self.metrics.bytes_out.labels("Label").inc(len(result.data))
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception as error:
+            await call.fail(error)
+        finally:
+            call.finish(admitted)
+
+    async def Verify(
+        self, request_iterator: AsyncIterator[pb.VerifyRequest], context: grpc.aio.ServicerContext
+    ) -> pb.VerifyResponse:
+        call = _Call(self, "Verify", context)
+        admitted = False
+        try:
+            await call.admit()
+            admitted = True
+            config, data = await self._receive_bytes(call, request_iterator)
+            report = await call.work(
+                self.verifier.verify_bytes, data, config.filename or "<upload>", bool(config.user_declared)
+            )
+            self.metrics.verdicts.labels(report.verdict.value).inc()
+            if report.watermark.detected:
+                self.metrics.watermarks.inc()
+            return verify_response(report)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            await call.fail(error)
+            raise AssertionError("unreachable: abort raises") from None
+        finally:
+            call.finish(admitted)
+
+    async def Propagate(
+        self, request_iterator: AsyncIterator[pb.PropagateRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.PropagateResponse]:
+        call = _Call(self, "Propagate", context)
+        admitted = False
+        try:
+            await call.admit()
+            admitted = True
+            config, data = await self._receive_bytes(call, request_iterator)
+            options = PropagateOptions(
+                content_propagator=config.content_propagator,
+                propagate_id=config.propagate_id or None,
+                user_declared=config.user_declared,
+                visible_label=VisibleLabelOptions(position=_corner(config.position)),
+            )
+            outcome = await call.work(propagate_bytes, data, self.verifier, options)
+            self.metrics.verdicts.labels(outcome.verdict.value).inc()
+            yield pb.PropagateResponse(result=pb.PropagateResult(
+                verdict=_VERDICTS[outcome.verdict], reason=outcome.report.reason,
+                label_text=outcome.label_text or "", media_changed=outcome.media_changed,
+                aigc_json=outcome.aigc.to_json() if outcome.aigc else "",
+                report_json=json.dumps(outcome.report.to_dict(), ensure_ascii=False, default=str),
+            ))
+            for chunk in chunks(outcome.data, self.settings.response_chunk_bytes):
+                yield pb.PropagateResponse(chunk=chunk)
+            self.metrics.bytes_out.labels("Propagate").inc(len(outcome.data))
+        except (asyncio.CancelledError, GeneratorExit):
+            raise
+        except Exception as error:
+            await call.fail(error)
+        finally:
+            call.finish(admitted)

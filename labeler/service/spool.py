@@ -1,0 +1,65 @@
+"""Receiving an upload: the config message, then chunks spooled to memory up to a threshold and to a
+temp file beyond it. The spool is always closed (and its file removed) when the call ends, however it
+ends: completed, failed, cancelled or disconnected."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from labeler.errors import EmptyMedia, InvalidOption, MediaTooLarge
+from labeler.service.settings import ServiceSettings
+
+
+@dataclass
+class Upload:
+    config: Any
+    file: IO[bytes]
+    size: int
+
+    def read(self) -> bytes:
+        self.file.seek(0)
+        return self.file.read()
+
+    def close(self) -> None:
+        self.file.close()
+
+
+async def receive(requests: AsyncIterator[Any], settings: ServiceSettings) -> Upload:
+    """Read a config-then-chunks stream (messages with a ``config`` / ``chunk`` oneof named ``kind``)."""
+    spool: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115  # closed by Upload.close / on error
+        max_size=settings.spool_memory_bytes, dir=None if settings.spool_dir is None else str(settings.spool_dir),
+        prefix="labeler-upload-"
+    )
+    config = None
+    size = 0
+    try:
+        async for message in requests:
+            kind = message.WhichOneof("kind")
+            if kind == "config":
+                if config is not None:
+                    raise InvalidOption("the config message must be sent once, first")
+                config = message.config
+            elif kind == "chunk":
+                if config is None:
+                    raise InvalidOption("send the config message before any media chunk")
+                size += len(message.chunk)
+                if size > settings.limits.max_bytes:
+                    raise MediaTooLarge(f"upload exceeds the server's limit of {settings.limits.max_bytes} bytes")
+                spool.write(message.chunk)
+            else:
+                raise InvalidOption("empty request message")
+        if config is None:
+            raise InvalidOption("no config message received")
+        if size == 0:
+            raise EmptyMedia("no media bytes received")
+    except BaseException:
+        spool.close()
+        raise
+    return Upload(config, spool, size)
+
+
+def chunks(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)] or [b""]
