@@ -2,12 +2,12 @@
 
 Tiles. Time is cut into SLOT_SECONDS slots and 500-3300 Hz into BANDS equal bands (inside a phone
 channel, under a 4 kHz low-pass, above a 100 Hz high-pass). A tile is one (slot, band) cell. The keyed
-pattern is PERIOD_SLOTS slots long (8.19 s) and repeats for the whole file, so any 10-s excerpt holds
+pattern is PERIOD_SLOTS slots long (8.16 s) and repeats for the whole file, so any 10-s excerpt holds
 one whole period. Each tile carries a ±1 chip: a keyed sync chip (a quarter of the tiles) or a
 scrambled coded bit of the 92-bit frame (payload.py, K=7 r=1/3 convolutional code from ecc.py).
 
 Embedding. A chip is carried by the tile's log energy *relative to its neighbourhood* (the detector's
-statistic: log band energy minus the slot's mean over bands, minus a 9-slot moving average). Because
+statistic: log band energy minus the slot's mean over bands, minus the mean of the two slots either side). Because
 the embedder knows the host, it is informed: it computes that statistic on the original audio and
 changes each tile's energy only as much as needed to put it ``margin`` on the chip's side (never more
 than ``cap``, never less than ``floor``). The change is a gain on the STFT bins of the band (the mark is
@@ -38,18 +38,19 @@ from labeler.errors import InvalidOption
 from labeler.watermark import ecc, payload
 from labeler.watermark.keys import WatermarkKey
 
-SLOT_SECONDS = 0.064
+SLOT_SECONDS = 0.048
 HOP_SECONDS = 0.016
-PERIOD_SLOTS = 128
+PERIOD_SLOTS = 170
 BANDS = 16
 BAND_LOW_HZ = 500.0
 BAND_HIGH_HZ = 3300.0
 SYNC_TILES = PERIOD_SLOTS * BANDS // 4
 #: Half-width (slots) of the moving average removed from each band's log energy.
-DETREND_HALF_SLOTS = 4
+DETREND_HALF_SLOTS = 2
 #: Detector statistic clipped here (nepers) so a transient cannot dominate a sum.
 CLIP_NEPERS = 0.7
 PHASES = 4
+SCALE_MAX = 2.0
 BLOCK_FRAMES = 4096
 #: Tiles quieter than this mean power per bin (relative to full scale) carry no mark.
 SILENCE_POWER = 1e-9
@@ -69,13 +70,13 @@ class AudioWatermarkSettings:
 
     strength: float = 1.0
     #: Target of the detector statistic on the chip's side, in nepers of band energy.
-    margin: float = 0.06
+    margin: float = 0.12
     #: Largest change of a tile's band energy, nepers (0.5 ≈ 2.2 dB).
-    cap: float = 0.3
+    cap: float = 0.6
     #: Smallest change on a tile whose host already agrees with its chip.
     floor: float = 0.04
     #: The mark's energy stays at least this far below the programme's in every period.
-    min_snr_db: float = 29.3
+    min_snr_db: float = 30.3
     #: How strongly a tile's loudness (relative to its slot) shrinks its change (0 = not at all).
     loudness_exponent: float = 1.0
     segment_seconds: float = SEGMENT_SECONDS
@@ -183,7 +184,8 @@ def detrend(log_energy: np.ndarray) -> np.ndarray:
     index = np.arange(slots)
     lo = np.clip(index - DETREND_HALF_SLOTS, 0, slots)
     hi = np.clip(index + DETREND_HALF_SLOTS + 1, 0, slots)
-    mean = (padded[hi] - padded[lo]) / (hi - lo)[:, None]
+    # The slot itself is left out of its neighbourhood mean, so its own chip is not subtracted.
+    mean = (padded[hi] - padded[lo] - residual) / np.maximum(hi - lo - 1, 1)[:, None]
     return residual - mean
 
 
@@ -207,17 +209,17 @@ def _slots_of_frames(frames: int, hop: int, sample_rate: int, speed: float = 1.0
 
 
 def informed_gains(
-    log_energy: np.ndarray, chips: np.ndarray, audible: np.ndarray, settings: AudioWatermarkSettings
+    log_energy: np.ndarray, chips: np.ndarray, audible: np.ndarray, settings: AudioWatermarkSettings, floor: float
 ) -> np.ndarray:
     """Per-tile change of log band energy (nepers) that puts the detector statistic ``margin`` on the
     side of each chip, bounded by ``floor`` and ``cap`` (scaled by strength); 0 on inaudible tiles."""
     # Energy-aware: a tile's share of its slot's energy sets what changing it costs in SNR, so loud
     # tiles get smaller changes and quieter (still audible) ones larger, within [1/4, 2] of nominal.
     share = np.exp(log_energy - np.log(np.mean(np.exp(log_energy), axis=1, keepdims=True)))
-    scale = np.clip(share ** (-settings.loudness_exponent), 0.25, 2.0)
+    scale = np.clip(share ** (-settings.loudness_exponent), 0.25, SCALE_MAX)
     margin = settings.margin * settings.strength * scale
     cap = settings.cap * settings.strength * scale
-    floor = settings.floor * settings.strength * scale
+    floor = floor * settings.strength * scale
     stat = detrend(log_energy)
     delta = chips * np.clip(margin - chips * stat, floor, cap)
     delta *= audible
@@ -234,57 +236,104 @@ def embed_audio(
     key: WatermarkKey,
     settings: AudioWatermarkSettings | None = None,
 ) -> np.ndarray:
-    """A new float32 array like ``pcm`` (frames x channels) carrying ``watermark_id``."""
+    """A new float32 array like ``pcm`` (frames x channels) carrying ``watermark_id``.
+
+    EMBED_PASSES closed-loop passes: each measures the detector statistic on the current output and
+    adds what is still missing, so leakage between neighbouring slots and bands is corrected.
+    """
     settings = settings or AudioWatermarkSettings()
     _check_pcm(pcm, sample_rate)
-    samples = pcm.shape[0]
     hop = hop_length(sample_rate)
-    n_fft = 2 * hop
-    edges = band_edges(sample_rate, n_fft)
-    frames = frame_count(samples, hop)
+    frames = frame_count(pcm.shape[0], hop)
     slot_of_frame = _slots_of_frames(frames, hop, sample_rate)
     slots = int(slot_of_frame[-1]) + 1
+    chips = pattern_chips(pattern_layout(key), watermark_id)[np.arange(slots) % PERIOD_SLOTS]
+    periods = -(-slots // PERIOD_SLOTS)
+    period_first_frame = np.searchsorted(slot_of_frame, np.arange(periods + 1) * PERIOD_SLOTS)
+    # Energy budget per period, by construction: the mark's energy stays min_snr_db under the programme.
+    limit = 10 ** (-settings.min_snr_db / 10)
+    budget = np.zeros(periods)
+    for k in range(periods):
+        lo = max(int(period_first_frame[k]) - 1, 0) * hop
+        hi = min(int(period_first_frame[k + 1]) * hop, pcm.shape[0])
+        budget[k] = limit * float(np.sum(np.square(pcm[lo:hi], dtype=np.float64))) / pcm.shape[1]
+    used = np.zeros(periods)  # norm (not energy) of the delta already added, per period
+    out = pcm.copy()
+    for index in range(EMBED_PASSES):
+        log_energy, audible = _tile_log_energy(out, sample_rate, hop, frames, slot_of_frame, slots)
+        floor = settings.floor if index == 0 else 0.0
+        delta = informed_gains(log_energy, chips, audible, settings, floor)
+        amplitude = (np.exp(delta / 2.0) - 1.0).astype(np.float32)
+        if not np.any(amplitude):
+            break
+        _add_delta(out, amplitude, sample_rate, hop, frames, slot_of_frame, period_first_frame, budget, used)
+    np.clip(out, -1.0, 1.0, out=out)
+    return out
 
-    # Pass 1: band energies and total energy per slot.
+
+#: Closed-loop embedding passes (the second one adds typically a tenth of the first one's energy).
+EMBED_PASSES = 2
+
+
+def _tile_log_energy(
+    pcm: np.ndarray, sample_rate: int, hop: int, frames: int, slot_of_frame: np.ndarray, slots: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Log mean power per bin of every tile, and which tiles are audible (1.0) or near-silent (0.0)."""
+    n_fft = 2 * hop
+    edges = band_edges(sample_rate, n_fft)
     band = np.zeros((slots, BANDS), dtype=np.float64)
-    total = np.zeros(slots, dtype=np.float64)
     for first in range(0, frames, BLOCK_FRAMES):
         count = min(BLOCK_FRAMES, frames - first)
-        block = _mono_frames(pcm, first, count, hop)
-        band += _slot_sums(_band_sums(block, edges), slot_of_frame[first : first + count], slots)
-        np.add.at(total, slot_of_frame[first : first + count], np.sum(block * block, axis=1, dtype=np.float64))
+        sums = _band_sums(_mono_frames(pcm, first, count, hop), edges)
+        band += _slot_sums(sums, slot_of_frame[first : first + count], slots)
     frames_per_slot = np.bincount(slot_of_frame, minlength=slots).astype(np.float64)
     widths = np.diff(edges).astype(np.float64)
     tile_power = band / (widths[None, :] * n_fft * np.maximum(frames_per_slot, 1)[:, None])
-    audible = (tile_power > 100 * SILENCE_POWER).astype(np.float32)
-    layout = pattern_layout(key)
-    chips = pattern_chips(layout, watermark_id)
-    slot_chips = chips[np.arange(slots) % PERIOD_SLOTS]
-    delta = informed_gains(_log_energy(tile_power), slot_chips, audible, settings)
-    amplitude = (np.exp(delta / 2.0) - 1.0).astype(np.float32)
-    amplitude = _energy_guard(amplitude, band, total, n_fft, settings.min_snr_db)
+    return _log_energy(tile_power), (tile_power > 100 * SILENCE_POWER).astype(np.float32)
 
-    # Pass 2: the delta, one block of frames at a time, added to a copy of the input.
-    out = pcm.copy()
+
+def _add_delta(
+    out: np.ndarray,
+    amplitude: np.ndarray,
+    sample_rate: int,
+    hop: int,
+    frames: int,
+    slot_of_frame: np.ndarray,
+    period_first_frame: np.ndarray,
+    budget: np.ndarray,
+    used: np.ndarray,
+) -> None:
+    """Add the band-gain delta to ``out`` one period at a time, scaled so the delta added over all passes
+    stays within each period's energy budget (triangle inequality on the norms)."""
+    n_fft = 2 * hop
+    edges = band_edges(sample_rate, n_fft)
     window = _sqrt_hann(n_fft)
     bin_band = np.repeat(np.arange(BANDS), np.diff(edges))
-    for first in range(0, frames, BLOCK_FRAMES):
-        count = min(BLOCK_FRAMES, frames - first)
-        gains = amplitude[slot_of_frame[first : first + count]][:, bin_band]
+    samples = out.shape[0]
+    for k in range(budget.size):
+        first, stop = int(period_first_frame[k]), int(period_first_frame[k + 1])
+        if stop <= first:
+            continue
+        gains = amplitude[slot_of_frame[first:stop]][:, bin_band]
         if not np.any(gains):
             continue
-        block = _mono_frames(pcm, first, count, hop)
+        block = _mono_frames(out, first, stop - first, hop)
         spectrum = np.fft.rfft(block * window, axis=1)
         marked = np.zeros_like(spectrum)
         marked[:, edges[0] : edges[-1]] = spectrum[:, edges[0] : edges[-1]] * gains
-        pieces = (np.fft.irfft(marked, n=n_fft, axis=1) * window).astype(np.float32)
-        delta_signal = _overlap_add(pieces, hop)
+        delta = _overlap_add((np.fft.irfft(marked, n=n_fft, axis=1) * window).astype(np.float32), hop)
+        norm = math.sqrt(float(np.sum(np.square(delta, dtype=np.float64))))
+        room = math.sqrt(budget[k]) - used[k]
+        if norm <= 0 or room <= 0:
+            continue
+        if norm > room:
+            delta *= np.float32(room / norm)
+            norm = room
+        used[k] += norm
         start = (first - 1) * hop
-        lo, hi = max(start, 0), min(start + delta_signal.size, samples)
+        lo, hi = max(start, 0), min(start + delta.size, samples)
         if hi > lo:
-            out[lo:hi] += delta_signal[lo - start : hi - start, None]
-    np.clip(out, -1.0, 1.0, out=out)
-    return out
+            out[lo:hi] += delta[lo - start : hi - start, None]
 
 
 def _overlap_add(pieces: np.ndarray, hop: int) -> np.ndarray:
@@ -292,23 +341,6 @@ def _overlap_add(pieces: np.ndarray, hop: int) -> np.ndarray:
     out = np.zeros((count + 1) * hop, dtype=np.float32)
     out[: count * hop] += pieces[:, :hop].reshape(-1)
     out[hop : (count + 1) * hop] += pieces[:, hop:].reshape(-1)
-    return out
-
-
-def _energy_guard(
-    amplitude: np.ndarray, band: np.ndarray, total: np.ndarray, n_fft: int, min_snr_db: float
-) -> np.ndarray:
-    """Scale each period's gains down where the mark's energy would come within ``min_snr_db`` of the
-    programme's. ``band`` holds sums of |X|^2 over the band's rfft bins, ``total`` windowed frame
-    energies; by Parseval a half spectrum's |X|^2 sums to n_fft / 2 times the frame energy."""
-    limit = 10 ** (-min_snr_db / 10)
-    out = amplitude.copy()
-    for start in range(0, amplitude.shape[0], PERIOD_SLOTS):
-        part = slice(start, start + PERIOD_SLOTS)
-        mark = float(np.sum(amplitude[part].astype(np.float64) ** 2 * band[part]))
-        programme = float(np.sum(total[part])) * n_fft / 2
-        if mark > 0 and programme > 0 and mark > limit * programme:
-            out[part] *= np.float32(math.sqrt(limit * programme / mark))
     return out
 
 
