@@ -428,6 +428,7 @@ def _statistic(
     full = counts >= 0.75 * counts.max()
     stat = np.clip(detrend(_log_energy(tile_power)), -CLIP_NEPERS, CLIP_NEPERS)
     stat *= (full & (tile_power.max(axis=1) > 100 * SILENCE_POWER))[:, None]
+
     index = np.arange(slots) % PERIOD_SLOTS
     folded = np.zeros((PERIOD_SLOTS, BANDS), dtype=np.float64)
     np.add.at(folded, index, stat)
