@@ -127,8 +127,20 @@ def pattern_chips(layout: PatternLayout, watermark_id: int) -> np.ndarray:
 # --- STFT framing -----------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=64)
 def hop_length(sample_rate: int) -> int:
-    return max(16, round(sample_rate * HOP_SECONDS))
+    """The 7-smooth hop nearest HOP_SECONDS: FFT sizes with a large prime factor (44.1 kHz would give
+    1412 = 4 x 353) are several times slower. Slots are placed by time, so the hop need not divide them."""
+    ideal = sample_rate * HOP_SECONDS
+    best = 16
+    for hop in range(max(16, int(ideal * 0.9)), int(ideal * 1.1) + 2):
+        rest = hop
+        for prime in (2, 3, 5, 7):
+            while rest % prime == 0:
+                rest //= prime
+        if rest == 1 and abs(hop - ideal) < abs(best - ideal):
+            best = hop
+    return best
 
 
 @lru_cache(maxsize=32)
