@@ -29,7 +29,7 @@ whole-file array is made.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -60,6 +60,8 @@ OFFSETS_DECODED = 2
 SEARCH_SPEEDS = (0.9975, 1.0025, 0.995, 1.005, 0.9925, 1.0075, 0.99, 1.01)
 DEFAULT_FALSE_POSITIVE_LIMIT = 1e-6
 SEGMENT_SECONDS = 10.0
+#: Longest stretch folded as a whole when no segment decodes alone (bounds memory and speed drift).
+FOLD_SECONDS = 120.0
 #: Shortest audio a detection is attempted on.
 MIN_DETECT_SECONDS = 4.0
 
@@ -560,6 +562,19 @@ def detect_audio(
     attempts = sum(s.attempts for s in segments)
     # Every decoded frame counts, not only those a segment claimed.
     ids = [s.watermark_id for s in segments if s.watermark_id is not None]
+    if not ids and len(segments) > 1:
+        # Folding several periods together averages the programme out while the mark adds up: one more
+        # try on up to FOLD_SECONDS of the file at the nominal speed (a speed change would smear it).
+        span = min(pcm.shape[0], int(FOLD_SECONDS * sample_rate))
+        folded = detect_excerpt(pcm[:span], sample_rate, key, replace(settings, speed_search=False))
+        attempts += folded.attempts
+        if folded.watermark_id is not None:
+            bound = min(1.0, attempts * _NULL_FRAME)
+            if bound <= settings.false_positive_limit:
+                return AudioDetection(
+                    True, folded.watermark_id, bound, (*segments, folded),
+                    f"valid payload frame when folding the first {span / sample_rate:.0f} s",
+                )
     if not ids:
         return AudioDetection(False, None, 1.0, segments, f"no valid payload frame in {len(segments)} segment(s)")
     votes: dict[int, int] = {}

@@ -124,3 +124,20 @@ def test_bad_arrays_are_rejected(key: WatermarkKey) -> None:
 def test_short_excerpts_are_not_decoded(marked: np.ndarray, key: WatermarkKey) -> None:
     result = detect_excerpt(marked[: 2 * SR], SR, key)
     assert not result.detected and result.attempts == 0
+
+
+def test_the_whole_file_is_folded_when_no_segment_decodes(key: WatermarkKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    programme = music_like(26.0, SR, seed=5)
+    marked = embed_audio(programme, SR, ID, key)
+    real = wm.detect_excerpt
+
+    def segments_fail(pcm, sample_rate, key, settings=None, start_seconds=0.0):  # type: ignore[no-untyped-def]
+        if pcm.shape[0] < 20 * sample_rate:  # every 10-s segment "fails"; the 26-s fold is real
+            end = start_seconds + pcm.shape[0] / sample_rate
+            return wm.SegmentDetection(start_seconds, end, False, None, 1.0, 0.0, 1.0, 0.5, 72)
+        return real(pcm, sample_rate, key, settings, start_seconds)
+
+    monkeypatch.setattr(wm, "detect_excerpt", segments_fail)
+    result = detect_audio(marked, SR, key)
+    assert result.detected and result.watermark_id == ID and "folding" in result.reason
+    assert result.false_positive_probability <= (3 * 72 + 8) * 2.0**-28
