@@ -104,3 +104,26 @@ def test_cli_label_and_verify_audio(tmp_path: Path, key_file: Path) -> None:
     assert main(["verify", str(tmp_path / "o2.wav"), *common], out=text) == 0
     assert "rhythm prompt present" in text.getvalue()
     assert np.isfinite(decode_audio(out.read_bytes(), Limits()).pcm).all()
+
+
+def test_reads_another_providers_lowercase_nested_mp3_label() -> None:
+    # Seen in the wild (MiniMax music): TXXX:aigc holding {"aigc": {...}}.
+    import io
+
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp3") as sink:
+        sink.metadata["aigc"] = '{"aigc": {"Label": "1", "ContentProducer": "Other", "ProduceID": "06b9"}}'
+        stream = sink.add_stream("libmp3lame", rate=SR, layout="stereo")
+        assert isinstance(stream, av.AudioStream)
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(music_like(1.0, SR).T), format="fltp", layout="stereo")
+        frame.sample_rate = SR
+        for packet in stream.encode(frame):
+            sink.mux(packet)
+        for packet in stream.encode(None):
+            sink.mux(packet)
+    report = Verifier(None).verify_bytes(buffer.getvalue())
+    assert report.metadata.present and report.metadata.label_value == "1"
+    assert report.metadata.location == "MP3 ID3v2 aigc" and report.verdict is Verdict.CONFIRMED
+    assert not report.watermark.checked
