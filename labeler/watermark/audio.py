@@ -1,6 +1,6 @@
 """The audio watermark: keyed band-energy modulation in the STFT domain, with informed embedding.
 
-Tiles. Time is cut into SLOT_SECONDS slots and 500-3300 Hz into BANDS equal bands (inside a phone
+Tiles. Time is cut into SLOT_SECONDS slots and 500-3300 Hz into BANDS equal bands (87.5 Hz) (inside a phone
 channel, under a 4 kHz low-pass, above a 100 Hz high-pass). A tile is one (slot, band) cell. The keyed
 pattern is PERIOD_SLOTS slots long (8.16 s) and repeats for the whole file, so any 10-s excerpt holds
 one whole period. Each tile carries a ±1 chip: a keyed sync chip (a quarter of the tiles) or a
@@ -41,7 +41,7 @@ from labeler.watermark.keys import WatermarkKey
 SLOT_SECONDS = 0.048
 HOP_SECONDS = 0.016
 PERIOD_SLOTS = 170
-BANDS = 16
+BANDS = 32
 BAND_LOW_HZ = 500.0
 BAND_HIGH_HZ = 3300.0
 SYNC_TILES = PERIOD_SLOTS * BANDS // 4
