@@ -189,18 +189,26 @@ def _slot_sums(values: np.ndarray, slot_of_frame: np.ndarray, slots: int) -> np.
     return out
 
 
-def detrend(log_energy: np.ndarray) -> np.ndarray:
-    """The detector statistic: each tile's log energy minus its slot's mean over bands, minus that
-    residual's moving average over 2 * DETREND_HALF_SLOTS + 1 slots."""
+def detrend(log_energy: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+    """The detector statistic: each tile's log energy minus its slot's mean over bands, minus the mean of
+    that residual over the active slots among the DETREND_HALF_SLOTS on either side (silent slots would
+    pull the mean to zero at every word boundary; a slot with no active neighbour gets 0)."""
     residual = log_energy - log_energy.mean(axis=1, keepdims=True)
     slots = residual.shape[0]
-    padded = np.concatenate([np.zeros((1, BANDS)), np.cumsum(residual, axis=0)])
+    weight = np.ones(slots) if active is None else active.astype(np.float64)
+    weighted = residual * weight[:, None]
+    padded = np.concatenate([np.zeros((1, residual.shape[1])), np.cumsum(weighted, axis=0)])
+    counts = np.concatenate([[0.0], np.cumsum(weight)])
     index = np.arange(slots)
     lo = np.clip(index - DETREND_HALF_SLOTS, 0, slots)
     hi = np.clip(index + DETREND_HALF_SLOTS + 1, 0, slots)
     # The slot itself is left out of its neighbourhood mean, so its own chip is not subtracted.
-    mean = (padded[hi] - padded[lo] - residual) / np.maximum(hi - lo - 1, 1)[:, None]
-    return residual - mean
+    total = padded[hi] - padded[lo] - weighted
+    count = counts[hi] - counts[lo] - weight
+    mean = total / np.maximum(count, 1)[:, None]
+    out = residual - mean
+    out[count < 1] = 0.0
+    return out * weight[:, None]
 
 
 def _log_energy(power: np.ndarray) -> np.ndarray:
@@ -234,11 +242,12 @@ def informed_gains(
     margin = settings.margin * settings.strength * scale
     cap = settings.cap * settings.strength * scale
     floor = floor * settings.strength * scale
-    stat = detrend(log_energy)
+    active = audible.max(axis=1) > 0
+    stat = detrend(log_energy, active)
     delta = chips * np.clip(margin - chips * stat, floor, cap)
     delta *= audible
     # One correction: the change moves the neighbourhood means a little.
-    stat = detrend(log_energy + delta)
+    stat = detrend(log_energy + delta, active)
     delta = np.clip(delta + chips * np.clip(margin - chips * stat, 0.0, cap) * audible, -cap, cap)
     return (delta * audible).astype(np.float32)
 
@@ -440,8 +449,9 @@ def _statistic(
     tile_power = per_slot / (np.maximum(np.diff(edges), 1)[None, :] * n_fft * np.maximum(counts, 1)[:, None])
     # Partial first/last slots and silent slots carry no reliable chips.
     full = counts >= 0.75 * counts.max()
-    stat = np.clip(detrend(_log_energy(tile_power)), -CLIP_NEPERS, CLIP_NEPERS)
-    stat *= (full & (tile_power.max(axis=1) > 100 * SILENCE_POWER))[:, None]
+    active = tile_power.max(axis=1) > 100 * SILENCE_POWER
+    stat = np.clip(detrend(_log_energy(tile_power), active), -CLIP_NEPERS, CLIP_NEPERS)
+    stat *= full[:, None]
 
     index = np.arange(slots) % PERIOD_SLOTS
     folded = np.zeros((PERIOD_SLOTS, BANDS), dtype=np.float64)
