@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.stamp-install
 DEMO_OUT ?= out/demo
 PYTEST_WORKERS ?= 2
 
-.PHONY: venv demo test lint bench font golden clean
+.PHONY: venv native demo test lint bench font golden clean
 
 venv: $(STAMP)
 
@@ -16,12 +16,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## Optional C kernel for the embedder's per-pixel stage (labeler falls back to NumPy without it).
+NATIVE_LIB := labeler/watermark/_fused_embed.so
+native: $(NATIVE_LIB)
+
+$(NATIVE_LIB): native/fused_embed.c
+	$(CC) -O3 -march=native -fno-math-errno -ffinite-math-only -fPIC -shared -Wall -Wextra -o $@ $< -lm || echo "native kernel not built: labeler uses the NumPy reference"
+
 ## Label and verify the bundled sample media, printing a table.
-demo: $(STAMP)
+demo: $(STAMP) $(NATIVE_LIB)
 	$(PY) -m labeler.demo --out $(DEMO_OUT)
 
 ## The test suite (what CI runs).
-test: $(STAMP)
+test: $(STAMP) $(NATIVE_LIB)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS)
 
 lint: $(STAMP)
@@ -29,10 +36,11 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 
 ## Quality, robustness and speed tables on real photographs.
-bench: $(STAMP)
+bench: $(STAMP) $(NATIVE_LIB)
 	$(PY) -m benchmarks.image
 	$(PY) -m benchmarks.flat_area
 	$(PY) -m benchmarks.audio
+	$(PY) -m benchmarks.provenance
 
 ## Rebuild the bundled CJK font subset from Debian's fonts-noto-cjk (needs apt).
 font: $(STAMP)
@@ -43,4 +51,4 @@ golden: $(STAMP)
 	LABELER_REGENERATE_GOLDEN=1 $(PY) -m pytest -q tests -k golden
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache $(NATIVE_LIB)

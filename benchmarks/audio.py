@@ -270,14 +270,14 @@ def run(dest: Path, out_path: Path, fp_windows: int) -> dict[str, object]:
 
 
 def sweep_unmarked(dest: Path, programmes: list[Programme], limit: int) -> dict[str, object]:
-    """Every 10-s window (hop 2.5 s) of the unmarked soundtrack and the unmarked speech, speed search on."""
+    """Every 10-s window (hop 2 s) of the unmarked soundtrack and the unmarked speech, speed search on."""
     windows = claims = attempts = 0
     seconds = 0.0
     t0 = time.perf_counter()
     sources = [(p.name, p.pcm, p.sample_rate) for p in programmes if p.kind == "speech"]
     sources += unmarked_music(dest)
     for _, pcm, rate in sources:
-        size, hop = int(EXCERPT_SECONDS * rate), int(2.5 * rate)
+        size, hop = int(EXCERPT_SECONDS * rate), int(2.0 * rate)
         for start in range(0, max(pcm.shape[0] - size, 0) + 1, hop):
             if windows >= limit:
                 break

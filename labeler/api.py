@@ -11,7 +11,8 @@ from typing import TypeAlias
 from labeler.errors import KeyMissing
 from labeler.keyfile import resolve_key
 from labeler.pipeline import Labeler, LabelResult
-from labeler.settings import LabelOptions, Limits
+from labeler.provenance.securitydata import LabelSigner
+from labeler.settings import LabelOptions, Limits, TrustSettings
 from labeler.store.registry import Registry, default_registry_path
 from labeler.verify import Verifier, VerifyReport
 from labeler.watermark.keys import WatermarkKey
@@ -44,12 +45,14 @@ def label(
     registry: RegistryChoice = None,
     limits: Limits | None = None,
     force: bool = False,
+    label_signer: LabelSigner | None = None,
 ) -> LabelResult:
     options = options or LabelOptions()
     if key is None and options.watermark:
         key = resolve_key()
     with open_registry(registry) as store:
-        return Labeler(key, store, limits).label_file(Path(source), Path(destination), options, force=force)
+        labeler = Labeler(key, store, limits, label_signer=label_signer)
+        return labeler.label_file(Path(source), Path(destination), options, force=force)
 
 
 def verify(
@@ -59,10 +62,11 @@ def verify(
     registry: RegistryChoice = None,
     limits: Limits | None = None,
     user_declared: bool = False,
+    trust: TrustSettings | None = None,
 ) -> VerifyReport:
     """Verify one file. ``key`` None uses the configured key when there is one, else skips the watermark."""
     if key is None:
         with contextlib.suppress(KeyMissing):  # a malformed key still raises
             key = resolve_key()
     with open_registry(registry) as store:
-        return Verifier(key, store, limits).verify_file(Path(source), user_declared=user_declared)
+        return Verifier(key, store, limits, trust=trust).verify_file(Path(source), user_declared=user_declared)

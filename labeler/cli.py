@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from labeler import __version__
-from labeler.errors import InvalidOption, KeyMissing, LabelerError
+from labeler.errors import InvalidOption, KeyMissing, LabelerError, OutputExists
 from labeler.keyfile import default_key_path, init_key_file, resolve_key
 from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
 from labeler.store.registry import Registry, default_registry_path
@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--registry", type=Path, help=f"SQLite registry file (default: {default_registry_path()})")
     common.add_argument("--no-registry", action="store_true", help="do not record or look up labelings")
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument("--trust-anchors", type=Path, help="PEM bundle of C2PA trust anchors (root certificates)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     lab = sub.add_parser("label", parents=[common], help="label one image into a new file")
@@ -73,15 +74,28 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--prompt", default="morse", help="audio's audible label: morse (the \"AI\" rhythm "
                      "prompt), voice:PATH (a voice recording), none")
     lab.add_argument("--prompt-end", action="store_true", help="audio: repeat the prompt at the end")
+    lab.add_argument("--c2pa", action="store_true", help="sign C2PA Content Credentials into the output (last step)")
+    lab.add_argument("--c2pa-cert", type=Path, help="PEM certificate chain, end-entity first (default: the dev "
+                     "chain made by `labeler keys init`)")
+    lab.add_argument("--c2pa-key", type=Path, help="PEM private key of --c2pa-cert (default: the dev key)")
+    lab.add_argument("--c2pa-alg", default="es256", help="C2PA signing algorithm (es256, ps256, ed25519, ...)")
+    lab.add_argument("--tsa-url", help="RFC 3161 time-stamp authority URL for the C2PA signature")
+    lab.add_argument("--label-key", type=Path, help="Ed25519 key that signs the AIGC label (SecurityData in "
+                     "ReservedCode1; default: aigc-signing.key beside the watermark key, when it exists)")
+    lab.add_argument("--no-sign-label", action="store_true", help="leave ReservedCode1 empty")
 
     ver = sub.add_parser("verify", parents=[common], help="verify files and report their labels")
     ver.add_argument("paths", nargs="+", type=Path, help="files, or folders (their images)")
     ver.add_argument("--recursive", "-r", action="store_true", help="descend into sub-folders")
     ver.add_argument("--declared", action="store_true", help="the uploader declared the content AI-generated")
+    ver.add_argument("--trust-label-key", type=Path, action="append", default=[],
+                     help="an Ed25519 key (PEM) whose AIGC label signatures are trusted (repeatable; the "
+                     "configured aigc-signing.key is always trusted)")
 
     keys = sub.add_parser("keys", help="manage the watermark key")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
-    init = keys_sub.add_parser("init", help="create a new random key (development or first setup)")
+    init = keys_sub.add_parser("init", help="create a new random key, a dev C2PA CA + signer certificate and an "
+                               "AIGC label signing key (development or first setup)")
     init.add_argument("--path", type=Path, default=None, help=f"where (default: {default_key_path()})")
     init.add_argument("--force", action="store_true", help="replace an existing key")
     show = keys_sub.add_parser("show", help="print the configured key's public ID")
@@ -120,13 +134,56 @@ def _label_options(args: argparse.Namespace) -> LabelOptions:
     )
 
 
+def _config_dir(args: argparse.Namespace) -> Path:
+    import os
+
+    from labeler.keyfile import ENV_KEY_FILE
+
+    key_file = getattr(args, "key_file", None) or (Path(os.environ[ENV_KEY_FILE]) if os.environ.get(ENV_KEY_FILE)
+                                                   else None)
+    return (key_file or default_key_path()).parent
+
+
+def _manifest_dir(args: argparse.Namespace) -> Path | None:
+    return None if args.no_registry else (args.registry or default_registry_path()).parent / "c2pa-manifests"
+
+
+def _provenance_options(args: argparse.Namespace, options: LabelOptions) -> tuple[LabelOptions, Any]:
+    """C2PA settings and the label signer from the flags (defaults: the dev credentials in the config dir)."""
+    import dataclasses
+
+    from labeler.provenance.devca import DevPaths
+    from labeler.provenance.securitydata import LabelSigner
+    from labeler.settings import C2paSettings
+
+    dev = DevPaths.in_dir(_config_dir(args))
+    if args.c2pa:
+        c2pa = C2paSettings(
+            cert_chain=args.c2pa_cert or dev.chain,
+            private_key=args.c2pa_key or (dev.key if args.c2pa_cert is None else None),
+            algorithm=args.c2pa_alg,
+            tsa_url=args.tsa_url,
+            manifest_dir=_manifest_dir(args),
+        )
+        options = dataclasses.replace(options, c2pa=c2pa)
+    signer = None
+    if options.metadata and not args.no_sign_label:
+        if args.label_key is not None:
+            signer = LabelSigner.from_file(args.label_key)
+        elif dev.label_key.exists():
+            signer = LabelSigner.from_file(dev.label_key)
+    return options, signer
+
+
 def cmd_label(args: argparse.Namespace, out: TextIO) -> int:
     from labeler.pipeline import Labeler
 
     options = _label_options(args)
     key = resolve_key(args.key_file) if options.watermark else None
+    options, label_signer = _provenance_options(args, options)
     with _registry(args) as registry:
-        result = Labeler(key, registry).label_file(args.input, args.output, options, force=args.force)
+        labeler = Labeler(key, registry, label_signer=label_signer)
+        result = labeler.label_file(args.input, args.output, options, force=args.force)
     info = result.to_dict()
     info.update(input=str(args.input), output=str(args.output), recorded=registry is not None)
     if args.json:
@@ -149,6 +206,8 @@ def cmd_label(args: argparse.Namespace, out: TextIO) -> int:
     else:
         out.write(f"  watermark      {'skipped: ' + result.watermark_skipped if result.watermark_skipped else 'off'}\n")
     out.write("  registry       " + ("recorded" if registry is not None else "off") + "\n")
+    out.write("  label signed   " + (f"SecurityData key {result.label_key_id}" if result.label_key_id else "no") + "\n")
+    out.write("  C2PA           " + ("signed (last step)" if result.c2pa else "off") + "\n")
     return EXIT_OK
 
 
@@ -209,10 +268,29 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
             geometry = f"; found at scale {wm['scale']:.3f}, rotation {wm['rotation_degrees']:+.2f}°"
         out.write(f"  watermark  detected id {wm['watermark_id']} (score {wm['score']:.1f}, "
                   f"false-positive probability {wm['false_positive_probability']:.1e}{geometry})\n")
+        firm = sum(z >= 2.0 for z in wm["bit_reliability"])
+        out.write(f"             ID bits: {firm}/{len(wm['bit_reliability'])} firm (z >= 2), "
+                  f"weakest z {wm['weakest_bit_z']:.1f}, offset {wm['offset']}\n")
     else:
         out.write(f"  watermark  not detected ({wm['reason']}; score {wm['score']:.1f})\n")
     for rec in report["registry"]:
         out.write(f"  registry   ProduceID {rec['produce_id']} by {rec['content_producer']} at {rec['created_at']}\n")
+    sd = report.get("security_data")
+    if sd and sd["status"] != "absent":
+        out.write(f"  signature  {sd['status']}: {sd['reason']}\n")
+    c2pa = report.get("c2pa") or {}
+    if c2pa.get("present"):
+        signer = f" signed by {c2pa['common_name']} ({c2pa['issuer']})" if c2pa.get("common_name") else ""
+        recovered = ""
+        if c2pa.get("source") != "embedded":
+            recovered = "; claim signature " + ("valid" if c2pa.get("claim_signature_valid") else "INVALID")
+        out.write(f"  c2pa       {c2pa['state']}{signer}, {c2pa['source']}{recovered}\n")
+        for failure in c2pa["failures"]:
+            out.write(f"             reason: {failure}\n")
+    else:
+        out.write("  c2pa       no manifest\n")
+    for mark in report.get("third_party") or []:
+        out.write(f"  mark       {mark['description']} in {mark['location']}\n")
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -228,8 +306,16 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise InvalidOption("no files to verify")
     results: list[dict[str, Any]] = []
     errors = unlabelled = 0
+    from labeler.provenance.devca import LABEL_KEY_FILE
+    from labeler.settings import TrustSettings
+
+    own_label_key = _config_dir(args) / LABEL_KEY_FILE
+    label_keys = tuple(args.trust_label_key) + ((own_label_key,) if own_label_key.exists() else ())
+    trust = TrustSettings(
+        c2pa_trust_anchors=args.trust_anchors, label_keys=label_keys, manifest_dir=_manifest_dir(args)
+    )
     with _registry(args) as registry:
-        verifier = Verifier(key, registry)
+        verifier = Verifier(key, registry, trust=trust)
         for path in files:
             try:
                 report = verifier.verify_file(path, user_declared=args.declared).to_dict()
@@ -254,8 +340,18 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:
     if args.keys_command == "init":
         path = args.path or default_key_path()
+        from labeler.provenance.devca import DevPaths, init_dev_credentials
+
+        dev_paths = DevPaths.in_dir(path.parent)
+        existing = [p for p in (dev_paths.ca, dev_paths.chain, dev_paths.key, dev_paths.label_key) if p.exists()]
+        if existing and not args.force:  # checked first, so a refusal leaves nothing half-created
+            raise OutputExists(f"{existing[0]} exists; pass --force to replace the keys and credentials")
         key = init_key_file(path, force=args.force)
         out.write(f"created watermark key {key.key_id} at {path} (keep it secret; back it up)\n")
+        dev = init_dev_credentials(path.parent, force=args.force)
+        out.write(f"created development C2PA CA {dev.ca} and signer {dev.chain} + {dev.key} (development only: "
+                  "production signers need a certificate from a CA on the C2PA trust list)\n")
+        out.write(f"created AIGC label signing key {dev.label_key}\n")
     else:
         key = resolve_key(args.key_file)
         out.write(f"{key.key_id}\n")

@@ -89,6 +89,12 @@ class FontError(InvalidOption):
     code = "FONT_ERROR"
 
 
+class SigningError(LabelerError):
+    """C2PA or label signing failed (bad certificate or key, unreachable TSA, unsupported format)."""
+
+    code = "SIGNING_FAILED"
+
+
 #: Every public error class, for documentation and for the (future) gRPC status table.
 ALL_ERRORS: tuple[type[LabelerError], ...] = (
     LabelerError,
@@ -105,4 +111,5 @@ ALL_ERRORS: tuple[type[LabelerError], ...] = (
     KeyInvalid,
     RegistryError,
     FontError,
+    SigningError,
 )

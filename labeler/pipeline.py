@@ -1,7 +1,8 @@
 """Labeling: the one orchestrator behind the CLI, the Python API and (later) the gRPC service.
 
 Order matters: visible label first (so the watermark covers it too), then the watermark, then the
-metadata written by the encoder, then the registry record of the bytes actually produced.
+metadata written by the encoder (signed with SecurityData when a label key is configured), then the
+C2PA manifest (last: it hashes the final bytes), then the registry record of the bytes actually produced.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from labeler.explicit.text_label import PlacedLabel, draw_visible_label
 from labeler.fileio import check_output, read_input, same_file, write_output
 from labeler.metadata.aigc import AigcLabel
 from labeler.metadata.xmp import merge_aigc_into_xmp
+from labeler.provenance.securitydata import LabelSigner
 from labeler.settings import LabelOptions, Limits
 from labeler.store.registry import LabelRecord, Registry
 from labeler.watermark import MIN_SHORT_SIDE, WatermarkKey, can_embed, derive_watermark_id, embed_image
@@ -50,6 +52,12 @@ class LabelResult:
     output_sha256: str
     #: Audio only: container, codec, sample rate, channels, duration and the audible prompt added.
     audio: dict[str, Any] | None = None
+    #: KeyID of the SecurityData signature in ReservedCode1; None when the label is unsigned.
+    label_key_id: str | None = None
+    #: The C2PA manifest's soft-binding/assertion summary when one was signed in; None otherwise.
+    c2pa: dict[str, Any] | None = None
+    #: The signed manifest store, kept by watermark ID when the labeling is recorded.
+    c2pa_manifest_store: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
         extra = {"audio": self.audio} if self.audio is not None else {}
@@ -75,6 +83,8 @@ class LabelResult:
             "watermark_skipped": self.watermark_skipped,
             "input_sha256": self.input_sha256,
             "output_sha256": self.output_sha256,
+            "label_key_id": self.label_key_id,
+            "c2pa": self.c2pa,
         }
 
 
@@ -82,11 +92,17 @@ class Labeler:
     """Labels media. ``key`` is needed only when watermarking; ``registry`` None records nothing."""
 
     def __init__(
-        self, key: WatermarkKey | None = None, registry: Registry | None = None, limits: Limits | None = None
+        self,
+        key: WatermarkKey | None = None,
+        registry: Registry | None = None,
+        limits: Limits | None = None,
+        label_signer: LabelSigner | None = None,
     ) -> None:
         self.key = key
         self.registry = registry
         self.limits = limits or Limits()
+        #: When set, the AIGC label carries TC260 SecurityData (signature + content binding) in ReservedCode1.
+        self.label_signer = label_signer
 
     def label_bytes(self, data: bytes, options: LabelOptions | None = None, record: bool = True) -> LabelResult:
         """Label media in memory. ``record`` False leaves the registry to the caller (see label_file)."""
@@ -126,6 +142,15 @@ class Labeler:
             aigc = AigcLabel(label=options.label_value, content_producer=options.producer, produce_id=produce_id)
             xmp = merge_aigc_into_xmp(image.metadata.xmp, aigc)
         output = handler.encode(image, xmp)
+        if aigc is not None and self.label_signer is not None:
+            from labeler.provenance.pipeline_steps import sign_aigc_label
+
+            aigc, output = sign_aigc_label(handler, image, aigc, output, self.label_signer)
+        c2pa_summary = c2pa_store = None
+        if options.c2pa is not None:  # last: C2PA hashes the final bytes around its own box
+            from labeler.provenance.pipeline_steps import sign_c2pa_last
+
+            output, c2pa_summary, c2pa_store = sign_c2pa_last(handler.name, output, aigc, watermark_id, options.c2pa)
 
         result = LabelResult(
             data=output,
@@ -142,6 +167,9 @@ class Labeler:
             key_id=self.key.key_id if (self.key is not None and watermark_id is not None) else None,
             input_sha256=hashlib.sha256(data).hexdigest(),
             output_sha256=hashlib.sha256(output).hexdigest(),
+            label_key_id=self.label_signer.key_id if (aigc is not None and self.label_signer is not None) else None,
+            c2pa=c2pa_summary,
+            c2pa_manifest_store=c2pa_store,
         )
         if record:
             self.record(result)
@@ -184,6 +212,10 @@ class Labeler:
         """Store ``result`` in the registry (when there is one); True when stored."""
         if self.registry is None:
             return False
+        if result.c2pa is not None:
+            from labeler.provenance.pipeline_steps import keep_manifest
+
+            keep_manifest(result.c2pa, result.c2pa_manifest_store, result.watermark_id)
         self.registry.record(
             LabelRecord(
                 produce_id=result.produce_id,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -66,6 +67,40 @@ class VisibleLabelOptions:
 
 
 @dataclass(frozen=True)
+class C2paSettings:
+    """How to sign C2PA manifests: a PEM chain (end-entity first) plus either its PEM private key or a
+    ``sign_callback`` (bytes to sign -> signature, e.g. a KMS call) for ``algorithm``."""
+
+    cert_chain: Path | None = None
+    private_key: Path | None = None
+    sign_callback: Callable[[bytes], bytes] | None = field(default=None, compare=False)
+    #: es256, es384, es512, ps256, ps384, ps512 or ed25519 (must match the key).
+    algorithm: str = "es256"
+    #: RFC 3161 time-stamp authority; None signs without a time stamp.
+    tsa_url: str | None = None
+    #: Where signed manifest stores are kept by watermark ID (durable Content Credentials); None: not kept.
+    manifest_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.cert_chain is None:
+            raise InvalidOption("C2PA signing needs a certificate chain")
+        if self.private_key is None and self.sign_callback is None:
+            raise InvalidOption("C2PA signing needs a private key or a signing callback")
+        if self.tsa_url is not None and not self.tsa_url.startswith(("http://", "https://")):
+            raise InvalidOption(f"the TSA URL must be http(s), got {self.tsa_url!r}")
+
+
+@dataclass(frozen=True)
+class TrustSettings:
+    """What a verifier trusts: C2PA trust anchors (PEM bundle), Ed25519 keys that sign AIGC labels
+    (PEM files), and the manifest store used to recover stripped Content Credentials."""
+
+    c2pa_trust_anchors: Path | None = None
+    label_keys: tuple[Path, ...] = ()
+    manifest_dir: Path | None = None
+
+
+@dataclass(frozen=True)
 class LabelOptions:
     """What one labeling does. ``produce_id`` None means: generate a unique one."""
 
@@ -85,6 +120,8 @@ class LabelOptions:
     audio_prompt: str = "morse"
     #: Audio: repeat the prompt at the end too.
     audio_prompt_end: bool = False
+    #: Sign a C2PA manifest into the output (last step); None: no C2PA.
+    c2pa: C2paSettings | None = None
 
     def __post_init__(self) -> None:
         if not self.producer.strip():

@@ -19,7 +19,23 @@ from labeler.audio.pipeline import audio_watermark_dict, verify_audio
 from labeler.fileio import read_input
 from labeler.metadata.aigc import LABEL_MEANINGS
 from labeler.metadata.reader import AigcReading, read_aigc
-from labeler.settings import Limits
+from labeler.provenance.c2pa import C2paFinding, ManifestStore, read_c2pa
+from labeler.provenance.devca import read_pem_file
+from labeler.provenance.securitydata import (
+    Role,
+    SecurityFinding,
+    SecurityStatus,
+    load_public_keys,
+    verify_label,
+)
+from labeler.provenance.thirdparty import (
+    SdWatermarkDetection,
+    ThirdPartyMark,
+    detect_sd_watermark,
+    find_metadata_marks,
+    sd_mark,
+)
+from labeler.settings import Limits, TrustSettings
 from labeler.store.registry import LabelRecord, Registry
 from labeler.watermark import DEFAULT_FALSE_POSITIVE_LIMIT, ImageDetection, WatermarkKey, detect_image
 from labeler.watermark.audio import AudioDetection
@@ -106,6 +122,8 @@ class WatermarkFinding:
             "rotation_degrees": d.rotation_degrees,
             "coded_bit_agreement": round(d.coded_bit_agreement, 4),
             "chip_snr": round(d.chip_snr, 3),
+            "bit_reliability": [round(z, 2) for z in d.bit_reliability],
+            "weakest_bit_z": round(min(d.bit_reliability), 2) if d.bit_reliability else None,
             "reason": d.reason,
         }
 
@@ -138,6 +156,12 @@ class VerifyReport:
     evidence: tuple[str, ...] = field(default=())
     #: Audio only: container, sample rate, duration and the audible prompt finding.
     audio: dict[str, Any] | None = None
+    c2pa: C2paFinding | None = None
+    security: SecurityFinding | None = None
+    third_party: tuple[ThirdPartyMark, ...] = ()
+    sd_watermark: SdWatermarkDetection | None = None
+    #: The propagation platform's SecurityData (ReservedCode2), when it wrote one.
+    propagator_security: SecurityFinding | None = None
 
     @property
     def labelled(self) -> bool:
@@ -158,16 +182,38 @@ class VerifyReport:
             "watermark": self.watermark.to_dict(),
             "registry": [_record_dict(r) for r in self.records],
             "user_declared": self.user_declared,
+            "c2pa": self.c2pa.to_dict() if self.c2pa else {"present": False},
+            "security_data": self.security.to_dict() if self.security else None,
+            "third_party": [m.to_dict() for m in self.third_party],
+            "sd_watermark": self.sd_watermark.to_dict() if self.sd_watermark else None,
+            "propagator_security_data": self.propagator_security.to_dict() if self.propagator_security else None,
         }
 
 
 def decide(
-    metadata: MetadataFinding, watermark: WatermarkFinding, records: tuple[LabelRecord, ...], user_declared: bool
+    metadata: MetadataFinding,
+    watermark: WatermarkFinding,
+    records: tuple[LabelRecord, ...],
+    user_declared: bool,
+    *,
+    c2pa: C2paFinding | None = None,
+    security: SecurityFinding | None = None,
+    marks: tuple[ThirdPartyMark, ...] = (),
 ) -> tuple[Verdict, str, tuple[str, ...]]:
-    """The CAC verdict, its one-line reason and the evidence behind it."""
+    """The CAC verdict, its one-line reason and the evidence behind it (see docs/provenance.md).
+
+    *Valid implicit label* means: an AIGC metadata label that parses with Label "1" and whose
+    SecurityData, when it has any, verifies and is bound to this content (an unsigned label is valid:
+    the standard does not require a signature); or an embedded C2PA manifest whose state is Trusted and
+    whose c2pa.created action says trainedAlgorithmicMedia (or another AI source type). A signed label
+    that is tampered or not bound, a C2PA manifest that is untrusted or invalid, and other providers'
+    marks are traces only: *suspected*.
+    """
     evidence: list[str] = []
     if metadata.present:
         evidence.append(f"implicit metadata label in {metadata.location} (Label={metadata.label_value})")
+    if security is not None and security.status is not SecurityStatus.ABSENT:
+        evidence.append(f"AIGC label SecurityData {security.status.value}: {security.reason}")
     if watermark.detected and watermark.detection is not None:
         d = watermark.detection
         evidence.append(
@@ -181,23 +227,53 @@ def decide(
         )
     if records:
         evidence.append(f"registry record for ProduceID {records[0].produce_id} by {records[0].content_producer}")
+    if c2pa is not None and c2pa.present:
+        what = f"C2PA manifest ({c2pa.source or 'embedded'}, {c2pa.state}"
+        what += f", signed by {c2pa.common_name} / {c2pa.issuer}" if c2pa.common_name else ""
+        source_type = c2pa.digital_source_type.rsplit("/", 1)[-1] if c2pa.digital_source_type else None
+        what += f", digitalSourceType {source_type})" if source_type else ")"
+        evidence.append(what)
+    for mark in marks:
+        probability = mark.false_positive_probability
+        fp = f" (false-positive probability {probability:.1e})" if probability is not None else ""
+        evidence.append(f"{mark.description} in {mark.location}{fp}")
     if user_declared:
         evidence.append("the uploader declared the content AI-generated")
 
-    if metadata.present and metadata.label_value == "1":
-        return Verdict.CONFIRMED, "implicit metadata label says AI-generated", tuple(evidence)
+    label_broken = security is not None and security.status in (
+        SecurityStatus.TAMPERED,
+        SecurityStatus.UNBOUND,
+        SecurityStatus.MALFORMED,
+    )
+    embedded_c2pa = c2pa is not None and c2pa.present and c2pa.source == "embedded"
+    if metadata.present and metadata.label_value == "1" and not label_broken:
+        signed = " (signature valid and bound to this content)" if security is not None and security.authentic else ""
+        return Verdict.CONFIRMED, "implicit metadata label says AI-generated" + signed, tuple(evidence)
+    if embedded_c2pa and c2pa is not None and c2pa.trusted and c2pa.ai_generated:
+        return Verdict.CONFIRMED, "trusted C2PA manifest declares AI-generated content", tuple(evidence)
     if watermark.detected and records:
         return Verdict.CONFIRMED, "labeler watermark decoded and found in the registry", tuple(evidence)
-    if metadata.present and metadata.label_value == "2":
+    if metadata.present and metadata.label_value == "2" and not label_broken:
         return Verdict.POSSIBLE, "implicit metadata label says possibly AI-generated", tuple(evidence)
     if user_declared:
         return Verdict.POSSIBLE, "declared AI-generated by the user; no implicit label found", tuple(evidence)
     if watermark.detected:
         return Verdict.SUSPECTED, "labeler watermark decoded but no registry record matches", tuple(evidence)
+    if metadata.present and label_broken and security is not None:
+        return Verdict.SUSPECTED, f"implicit metadata label present but its signature is {security.status.value}", (
+            tuple(evidence)
+        )
     if metadata.present:
         meaning = metadata.meaning or "an unrecognised label value"
         return Verdict.SUSPECTED, f"implicit metadata label present ({meaning})", tuple(evidence)
-    checked = ["metadata"] + (["watermark"] if watermark.checked else [])
+    if c2pa is not None and c2pa.present and c2pa.ai_generated:
+        return Verdict.SUSPECTED, f"C2PA manifest declares AI-generated content but is {c2pa.state}", tuple(evidence)
+    ai_marks = [m for m in marks if m.ai_generated]
+    if ai_marks:
+        return Verdict.SUSPECTED, "other providers' marks: " + "; ".join(m.description for m in ai_marks), tuple(
+            evidence
+        )
+    checked = ["metadata"] + (["watermark"] if watermark.checked else []) + ["C2PA", "other providers' marks"]
     return Verdict.NONE, "no label found (checked: " + ", ".join(checked) + ")", tuple(evidence)
 
 
@@ -210,18 +286,24 @@ class Verifier:
         registry: Registry | None = None,
         limits: Limits | None = None,
         false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT,
+        trust: TrustSettings | None = None,
     ) -> None:
         self.key = key
         self.registry = registry
         self.limits = limits or Limits()
         self.false_positive_limit = false_positive_limit
+        self.trust = trust or TrustSettings()
+        self._label_keys = load_public_keys(self.trust.label_keys)
+        anchors = self.trust.c2pa_trust_anchors
+        self._anchors = read_pem_file(anchors, "C2PA trust anchors") if anchors is not None else None
 
     def verify_bytes(self, data: bytes, source: str = "<bytes>", user_declared: bool = False) -> VerifyReport:
         audio_container = sniff_audio(data) if data else None
         if audio_container is not None:
             return self._verify_audio(data, audio_container, source, user_declared)
         handler = formats.sniff(data)
-        metadata = MetadataFinding.from_reading(read_aigc(data, handler))
+        reading = read_aigc(data, handler)
+        metadata = MetadataFinding.from_reading(reading)
         image = handler.decode(data, self.limits)
         sha256 = hashlib.sha256(data).hexdigest()
 
@@ -237,7 +319,26 @@ class Verifier:
                 records.extend(self.registry.by_watermark_id(watermark.detection.watermark_id))
             if not records:
                 records.extend(self.registry.by_sha256(sha256))
-        verdict, reason, evidence = decide(metadata, watermark, tuple(records), user_declared)
+        security = propagator_security = None
+        if reading is not None and reading.parsed.label is not None:
+            label = reading.parsed.label
+            security = verify_label(label, data, handler.name, self._label_keys)
+            if label.reserved_code2.strip():
+                propagator_security = verify_label(label, data, handler.name, self._label_keys, Role.PROPAGATOR)
+        c2pa = self._c2pa(data, handler.name, watermark, records)
+        sd = detect_sd_watermark(image.pixels)
+        marks = find_metadata_marks(data, handler)
+        sd_found = sd_mark(sd)
+        if sd_found is not None:
+            marks.append(sd_found)
+        verdict, reason, evidence = decide(
+            metadata, watermark, tuple(records), user_declared, c2pa=c2pa, security=security, marks=tuple(marks)
+        )
+        if propagator_security is not None:
+            evidence = (
+                *evidence,
+                f"propagator SecurityData {propagator_security.status.value}: {propagator_security.reason}",
+            )
         return VerifyReport(
             source=source,
             format=handler.name,
@@ -251,6 +352,11 @@ class Verifier:
             verdict=verdict,
             reason=reason,
             evidence=evidence,
+            c2pa=c2pa,
+            security=security,
+            third_party=tuple(marks),
+            sd_watermark=sd,
+            propagator_security=propagator_security,
         )
 
     def _verify_audio(
@@ -277,6 +383,27 @@ class Verifier:
             watermark=watermark, records=tuple(records), user_declared=user_declared, verdict=verdict,
             reason=reason, evidence=evidence, audio=outcome.info(),
         )
+    def _c2pa(
+        self, data: bytes, media_format: str, watermark: WatermarkFinding, records: list[LabelRecord]
+    ) -> C2paFinding:
+        """The embedded manifest; when there is none but our watermark decodes, the manifest kept under
+        its ID (the soft binding). A valid manifest of ours with no record yet finds it by soft binding."""
+        finding = read_c2pa(data, media_format, self._anchors)
+        wm_id = watermark.detection.watermark_id if watermark.detected and watermark.detection else None
+        if not finding.present and wm_id is not None and self.trust.manifest_dir is not None:
+            store = ManifestStore(self.trust.manifest_dir).load(wm_id)
+            if store is not None:
+                recovered = read_c2pa(data, media_format, self._anchors, manifest_store=store)
+                if recovered.soft_binding and recovered.soft_binding.get("value") == f"{wm_id:016x}":
+                    finding = recovered
+        if finding.valid and finding.ours and not records and self.registry is not None and finding.soft_binding:
+            try:
+                soft_id = int(finding.soft_binding["value"], 16)
+            except ValueError:
+                soft_id = -1
+            if 0 <= soft_id < 2**64:
+                records.extend(self.registry.by_watermark_id(soft_id))
+        return finding
 
     def verify_file(self, path: Path, user_declared: bool = False) -> VerifyReport:
         return self.verify_bytes(read_input(path, self.limits), str(path), user_declared)

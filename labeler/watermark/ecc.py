@@ -8,6 +8,8 @@ which is maximum likelihood for Gaussian noise.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 CONSTRAINT_LENGTH = 7
@@ -79,3 +81,21 @@ def viterbi_decode(soft: np.ndarray, info_bits: int) -> tuple[np.ndarray, float]
         bits[t] = _INPUT_OF_NEXT[state]
         state = int(_PRED[decisions[t, state], state])
     return bits[:info_bits], best
+
+
+def bit_reliability(soft: np.ndarray, bits: np.ndarray) -> np.ndarray:
+    """How firmly the soft values back each decoded information bit (float64, one per bit).
+
+    Information bit t shapes the coded symbols of steps t .. t + CONSTRAINT_LENGTH - 1; its reliability
+    is the summed agreement of those symbols with the re-encoded codeword over the agreement's spread: a
+    z-score, near 0 for a coin toss (a little above: the decoder picks the best-agreeing path) and
+    large for a clean read.
+    """
+    expected = encode(bits).astype(np.float64) * 2.0 - 1.0
+    symbol_agreement = soft.astype(np.float64) * expected
+    spread = float(np.std(symbol_agreement))
+    if spread <= 0.0:
+        spread = float(np.mean(np.abs(symbol_agreement))) or 1.0  # noiseless: every symbol agrees equally
+    steps = symbol_agreement.reshape(-1, RATE_INVERSE).sum(axis=1)
+    window = np.convolve(steps, np.ones(CONSTRAINT_LENGTH), mode="full")[_MEMORY : _MEMORY + bits.size]
+    return window / (spread * math.sqrt(CONSTRAINT_LENGTH * RATE_INVERSE))

@@ -18,13 +18,17 @@ MASK_CEILING = 1.8
 SATURATION_MARGIN = 12.0
 
 
-def perceptual_mask(luma: np.ndarray, window: int = 5) -> np.ndarray:
-    """A float32 HxW gain map in [0, MASK_CEILING]."""
+def perceptual_mask(luma: np.ndarray, window: int = 5, texture_boost: float = 1.0) -> np.ndarray:
+    """A float32 HxW gain map in [0, MASK_CEILING * texture_boost].
+
+    ``texture_boost`` scales the gain where texture earns it but leaves the floor alone, so flat areas
+    (where a pattern shows first) never get more than MASK_FLOOR.
+    """
     mean = cv2.blur(luma, (window, window), borderType=cv2.BORDER_REFLECT)
     mean_sq = cv2.blur(luma * luma, (window, window), borderType=cv2.BORDER_REFLECT)
     std = np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
     # Smooth the map so the gain itself carries no visible edges.
-    gain = np.clip(std * (1.0 / ACTIVITY_REFERENCE), MASK_FLOOR, MASK_CEILING)
+    gain = np.clip(std * (texture_boost / ACTIVITY_REFERENCE), MASK_FLOOR, MASK_CEILING * texture_boost)
     gain = cv2.GaussianBlur(gain, (0, 0), window / 2.0, borderType=cv2.BORDER_REFLECT)
     headroom = np.clip(np.minimum(mean, 255.0 - mean) * (1.0 / SATURATION_MARGIN), 0.0, 1.0)
     return (gain * headroom).astype(np.float32)

@@ -43,3 +43,29 @@ def test_soft_decoding_beats_hard_decisions_in_gaussian_noise() -> None:
         hard_ok += np.array_equal(ecc.viterbi_decode(np.sign(noisy), INFO)[0], info)
     assert soft_ok > hard_ok
     assert soft_ok >= 135  # ~3% frame errors expected at 0 dB per coded bit
+
+
+def test_bit_reliability_is_high_for_clean_reads_and_low_for_noise() -> None:
+    rng = np.random.default_rng(5)
+    info = rng.integers(0, 2, INFO).astype(np.uint8)
+    clean = ecc.encode(info) * 2.0 - 1.0
+    firm = ecc.bit_reliability(clean + rng.normal(0, 0.3, clean.size), info)
+    assert firm.shape == (INFO,)
+    assert firm.min() > 2.0
+    # Pure noise decoded to whatever the Viterbi picks: no bit should look firm on average.
+    noise = rng.normal(0, 1.0, clean.size)
+    guessed, _ = ecc.viterbi_decode(noise, INFO)
+    shaky = ecc.bit_reliability(noise, guessed)
+    assert shaky.mean() < firm.mean() / 3
+
+
+def test_bit_reliability_flags_a_corrupted_stretch() -> None:
+    rng = np.random.default_rng(6)
+    info = rng.integers(0, 2, INFO).astype(np.uint8)
+    soft = ecc.encode(info) * 2.0 - 1.0 + rng.normal(0, 0.3, ecc.coded_length(INFO))
+    soft[150:180] = rng.normal(0, 1.0, 30)  # steps 50..59 wiped out
+    decoded, _ = ecc.viterbi_decode(soft, INFO)
+    reliability = ecc.bit_reliability(soft, decoded)
+    # Bits whose coded steps (t .. t+6) fall inside the wiped stretch are the shakiest.
+    assert reliability[46:56].min() < 0.5 * reliability[:40].min()
+    assert int(np.argmin(reliability)) in range(44, 60)

@@ -164,3 +164,32 @@ def test_recovers_geometry_after_crops_and_rotations(attack, scale: float, rotat
     assert result.scale == pytest.approx(scale, rel=0.02)
     assert result.rotation_degrees == pytest.approx(rotation, abs=0.3)
     assert result.false_positive_probability <= DEFAULT_FALSE_POSITIVE_LIMIT
+
+
+def test_detection_reports_per_bit_reliability(marked: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    _, out = marked[0]
+    result = detect_image(out, KEY)
+    assert len(result.bit_reliability) == 64
+    assert min(result.bit_reliability) > 1.0
+    unmarked = detect_image(natural_image(480, 640, seed=11), KEY)
+    assert unmarked.bit_reliability == ()
+
+
+def test_small_pictures_get_a_stronger_mark_but_flat_areas_do_not() -> None:
+    from labeler.watermark.image import MAX_SMALL_PICTURE_BOOST, small_picture_boost
+    from labeler.watermark.masking import MASK_FLOOR, perceptual_mask
+
+    assert small_picture_boost(2000, 3000) == 1.0
+    assert 1.0 < small_picture_boost(1080, 1920) < small_picture_boost(600, 800) <= MAX_SMALL_PICTURE_BOOST
+    flat = np.full((200, 300), 128.0, dtype=np.float32)
+    assert np.allclose(perceptual_mask(flat, texture_boost=1.7), perceptual_mask(flat))
+    assert float(perceptual_mask(flat, texture_boost=1.7).max()) <= MASK_FLOOR + 1e-6
+    textured = natural_image(200, 300, seed=4)[:, :, 0].astype(np.float32)
+    assert float(perceptual_mask(textured, texture_boost=1.7).mean()) > 1.2 * float(perceptual_mask(textured).mean())
+
+
+def test_small_picture_mark_respects_the_psnr_floor() -> None:
+    from labeler.watermark.image import MIN_PSNR_DB
+
+    busy = natural_image(300, 400, seed=8)
+    assert psnr_y(busy, embed_image(busy, WID, KEY)) >= MIN_PSNR_DB - 0.05
