@@ -50,6 +50,7 @@ lint: $(STAMP)
 bench: $(STAMP) $(NATIVE_LIB)
 	$(PY) -m benchmarks.image
 	$(PY) -m benchmarks.flat_area
+	$(PY) -m benchmarks.audio
 	$(PY) -m benchmarks.provenance
 
 ## Rebuild the bundled CJK font subset from Debian's fonts-noto-cjk (needs apt).

@@ -21,7 +21,7 @@ from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
 from labeler.store.registry import Registry, default_registry_path
 
 EXIT_OK, EXIT_UNLABELLED, EXIT_ERROR = 0, 1, 2
-MEDIA_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+MEDIA_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--watermark-id", type=_hex_id, help="64-bit watermark ID in hex (default: derived "
                      "from producer and ProduceID)")
     lab.add_argument("--strength", type=float, default=1.0, help="watermark strength multiplier (0.25–4)")
+    lab.add_argument("--prompt", default="morse", help="audio's audible label: morse (the \"AI\" rhythm "
+                     "prompt), voice:PATH (a voice recording), none")
+    lab.add_argument("--prompt-end", action="store_true", help="audio: repeat the prompt at the end")
     lab.add_argument("--c2pa", action="store_true", help="sign C2PA Content Credentials into the output (last step)")
     lab.add_argument("--c2pa-cert", type=Path, help="PEM certificate chain, end-entity first (default: the dev "
                      "chain made by `labeler keys init`)")
@@ -126,6 +129,8 @@ def _label_options(args: argparse.Namespace) -> LabelOptions:
         ),
         watermark_id=args.watermark_id,
         watermark_strength=args.strength,
+        audio_prompt=args.prompt,
+        audio_prompt_end=args.prompt_end,
     )
 
 
@@ -184,6 +189,9 @@ def cmd_label(args: argparse.Namespace, out: TextIO) -> int:
     if args.json:
         out.write(json.dumps(info, ensure_ascii=False, indent=2) + "\n")
         return EXIT_OK
+    if result.audio is not None:
+        _human_audio_label(result.to_dict(), args, registry is not None, out)
+        return EXIT_OK
     out.write(f"labeled {args.input} -> {args.output} ({result.format.upper()} {result.width}x{result.height})\n")
     vis = info["visible_label"]
     out.write("  visible label  " + (
@@ -201,6 +209,20 @@ def cmd_label(args: argparse.Namespace, out: TextIO) -> int:
     out.write("  label signed   " + (f"SecurityData key {result.label_key_id}" if result.label_key_id else "no") + "\n")
     out.write("  C2PA           " + ("signed (last step)" if result.c2pa else "off") + "\n")
     return EXIT_OK
+
+
+def _human_audio_label(info: dict[str, Any], args: argparse.Namespace, recorded: bool, out: TextIO) -> None:
+    audio = info["audio"]
+    out.write(f"labeled {args.input} -> {args.output} ({info['format'].upper()} {audio['codec']} "
+              f"{audio['sample_rate']} Hz, {audio['channels']} ch, {audio['duration_s']:.1f} s)\n")
+    prompt = audio["prompt"]
+    out.write("  audible label  " + (f"{prompt['kind']} prompt at the start" + (" and end" if prompt["at_end"] else "")
+                                     if prompt else "off") + "\n")
+    aigc = info["aigc"]
+    out.write("  metadata       " + (f"AIGC in {audio['aigc_location']} (ProduceID={aigc['ProduceID']})"
+                                     if aigc else "off") + "\n")
+    out.write("  watermark      " + (f"id {info['watermark_id']}" if info["watermark_id"] else "off") + "\n")
+    out.write("  registry       " + ("recorded" if recorded else "off") + "\n")
 
 
 def _expand(paths: Sequence[Path], recursive: bool) -> list[Path]:
@@ -227,7 +249,18 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
     else:
         out.write("  metadata   no AIGC label\n")
     wm = report["watermark"]
-    if not wm["checked"]:
+    if "audio" in report:
+        prompt = report["audio"]["prompt"]
+        out.write("  prompt     " + ("\"AI\" rhythm prompt present" if prompt["present"] else "no rhythm prompt found")
+                  + "\n")
+    if wm["checked"] and "segments" in wm:
+        if wm["detected"]:
+            out.write(f"  watermark  detected id {wm['watermark_id']} in {wm['segments_detected']} of "
+                      f"{len(wm['segments'])} segment(s) (false-positive probability "
+                      f"{wm['false_positive_probability']:.1e})\n")
+        else:
+            out.write(f"  watermark  not detected ({wm['reason']})\n")
+    elif not wm["checked"]:
         out.write(f"  watermark  not checked: {wm.get('note')}\n")
     elif wm["detected"]:
         geometry = ""

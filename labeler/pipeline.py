@@ -15,7 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from labeler import formats
+from labeler.audio.codec import AudioContainer, sniff_audio
+from labeler.audio.pipeline import label_audio
 from labeler.errors import InvalidOption, KeyMissing
+from labeler.explicit.audio_prompt import PromptOptions
 from labeler.explicit.text_label import PlacedLabel, draw_visible_label
 from labeler.fileio import check_output, read_input, same_file, write_output
 from labeler.metadata.aigc import AigcLabel
@@ -47,6 +50,8 @@ class LabelResult:
     key_id: str | None
     input_sha256: str
     output_sha256: str
+    #: Audio only: container, codec, sample rate, channels, duration and the audible prompt added.
+    audio: dict[str, Any] | None = None
     #: KeyID of the SecurityData signature in ReservedCode1; None when the label is unsigned.
     label_key_id: str | None = None
     #: The C2PA manifest's soft-binding/assertion summary when one was signed in; None otherwise.
@@ -55,7 +60,8 @@ class LabelResult:
     c2pa_manifest_store: bytes | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        extra = {"audio": self.audio} if self.audio is not None else {}
+        return extra | {
             "format": self.format,
             "width": self.width,
             "height": self.height,
@@ -105,6 +111,9 @@ class Labeler:
             raise KeyMissing("watermarking needs a key (run `labeler keys init`, or pass --no-watermark)")
         if not (options.visible or options.metadata or options.watermark):
             raise InvalidOption("nothing to do: visible label, metadata and watermark are all off")
+        audio_container = sniff_audio(data)
+        if audio_container is not None:
+            return self._label_audio(data, audio_container, options, record)
         handler = formats.sniff(data)
         image = handler.decode(data, self.limits)
         produce_id = options.produce_id or new_produce_id()
@@ -166,6 +175,39 @@ class Labeler:
             self.record(result)
         return result
 
+    def _label_audio(
+        self, data: bytes, container: AudioContainer, options: LabelOptions, record: bool
+    ) -> LabelResult:
+        produce_id = options.produce_id or new_produce_id()
+        watermark_id = None
+        if options.watermark:
+            watermark_id = (
+                options.watermark_id
+                if options.watermark_id is not None
+                else derive_watermark_id(options.producer, produce_id)
+            )
+        aigc = (
+            AigcLabel(label=options.label_value, content_producer=options.producer, produce_id=produce_id)
+            if options.metadata
+            else None
+        )
+        prompt = PromptOptions.parse(options.audio_prompt, options.audio_prompt_end) if options.visible else None
+        outcome = label_audio(
+            data, container, key=self.key, watermark_id=watermark_id, aigc=aigc, prompt=prompt,
+            strength=options.watermark_strength, limits=self.limits,
+        )
+        result = LabelResult(
+            data=outcome.data, format=container.name, width=0, height=0, content_producer=options.producer,
+            produce_id=produce_id, label_value=options.label_value, aigc=aigc, visible=None,
+            watermark_id=watermark_id, watermark_skipped=None,
+            key_id=self.key.key_id if (self.key is not None and watermark_id is not None) else None,
+            input_sha256=hashlib.sha256(data).hexdigest(), output_sha256=hashlib.sha256(outcome.data).hexdigest(),
+            audio=outcome.info(),
+        )
+        if record:
+            self.record(result)
+        return result
+
     def record(self, result: LabelResult) -> bool:
         """Store ``result`` in the registry (when there is one); True when stored."""
         if self.registry is None:
@@ -181,7 +223,7 @@ class Labeler:
                 watermark_id=result.watermark_id,
                 output_sha256=result.output_sha256,
                 input_sha256=result.input_sha256,
-                media_kind="image",
+                media_kind="audio" if result.audio is not None else "image",
                 media_format=result.format,
                 label_value=result.label_value,
                 key_id=result.key_id,

@@ -39,9 +39,11 @@ class Limits:
     max_bytes: int = 512 * 1024 * 1024
     #: Decompression-bomb guard, checked from the header before any pixel is decoded.
     max_pixels: int = 100_000_000
+    #: Longest audio accepted, in seconds (checked from the container header, then while decoding).
+    max_audio_seconds: float = 4 * 3600.0
 
     def __post_init__(self) -> None:
-        if self.max_bytes <= 0 or self.max_pixels <= 0:
+        if self.max_bytes <= 0 or self.max_pixels <= 0 or self.max_audio_seconds <= 0:
             raise InvalidOption("limits must be positive")
 
 
@@ -114,6 +116,10 @@ class LabelOptions:
     watermark_id: int | None = None
     #: Watermark strength multiplier (1.0 = the tuned default).
     watermark_strength: float = 1.0
+    #: Audio's explicit label (used when ``visible``): "morse" (the "AI" rhythm prompt), "voice:PATH", "none".
+    audio_prompt: str = "morse"
+    #: Audio: repeat the prompt at the end too.
+    audio_prompt_end: bool = False
     #: Sign a C2PA manifest into the output (last step); None: no C2PA.
     c2pa: C2paSettings | None = None
 
@@ -128,3 +134,5 @@ class LabelOptions:
             raise InvalidOption("watermark id must fit in 64 bits")
         if not (0.25 <= self.watermark_strength <= 4.0):
             raise InvalidOption("watermark strength must be between 0.25 and 4")
+        if self.audio_prompt not in ("morse", "none") and not self.audio_prompt.startswith("voice:"):
+            raise InvalidOption(f"audio prompt must be morse, voice:PATH or none, got {self.audio_prompt!r}")

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from labeler import formats
+from labeler.audio.codec import AudioContainer, sniff_audio
+from labeler.audio.pipeline import audio_watermark_dict, verify_audio
 from labeler.fileio import read_input
 from labeler.metadata.aigc import LABEL_MEANINGS
 from labeler.metadata.reader import AigcReading, read_aigc
@@ -36,6 +38,7 @@ from labeler.provenance.thirdparty import (
 from labeler.settings import Limits, TrustSettings
 from labeler.store.registry import LabelRecord, Registry
 from labeler.watermark import DEFAULT_FALSE_POSITIVE_LIMIT, ImageDetection, WatermarkKey, detect_image
+from labeler.watermark.audio import AudioDetection
 
 
 class Verdict(StrEnum):
@@ -92,12 +95,18 @@ class WatermarkFinding:
     detection: ImageDetection | None = None
     #: Why it was not checked (no key) when ``checked`` is False.
     note: str | None = None
+    #: Audio files: the audio watermark's result (``detection`` stays None).
+    audio_detection: AudioDetection | None = None
 
     @property
     def detected(self) -> bool:
+        if self.audio_detection is not None:
+            return self.audio_detection.detected
         return self.detection is not None and self.detection.detected
 
     def to_dict(self) -> dict[str, Any]:
+        if self.audio_detection is not None:
+            return audio_watermark_dict(self.audio_detection)
         d = self.detection
         if d is None:
             return {"checked": self.checked, "detected": False, "note": self.note}
@@ -145,6 +154,8 @@ class VerifyReport:
     verdict: Verdict
     reason: str
     evidence: tuple[str, ...] = field(default=())
+    #: Audio only: container, sample rate, duration and the audible prompt finding.
+    audio: dict[str, Any] | None = None
     c2pa: C2paFinding | None = None
     security: SecurityFinding | None = None
     third_party: tuple[ThirdPartyMark, ...] = ()
@@ -157,7 +168,8 @@ class VerifyReport:
         return self.verdict is not Verdict.NONE
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        extra = {"audio": self.audio} if self.audio is not None else {}
+        return extra | {
             "source": self.source,
             "format": self.format,
             "width": self.width,
@@ -206,6 +218,12 @@ def decide(
         d = watermark.detection
         evidence.append(
             f"labeler watermark {d.watermark_id:016x} (false-positive probability {d.false_positive_probability:.1e})"
+        )
+    elif watermark.detected and watermark.audio_detection is not None:
+        a = watermark.audio_detection
+        evidence.append(
+            f"labeler audio watermark {a.watermark_id:016x} in {a.segments_detected} of {len(a.segments)} segment(s) "
+            f"(false-positive probability {a.false_positive_probability:.1e})"
         )
     if records:
         evidence.append(f"registry record for ProduceID {records[0].produce_id} by {records[0].content_producer}")
@@ -280,6 +298,9 @@ class Verifier:
         self._anchors = read_pem_file(anchors, "C2PA trust anchors") if anchors is not None else None
 
     def verify_bytes(self, data: bytes, source: str = "<bytes>", user_declared: bool = False) -> VerifyReport:
+        audio_container = sniff_audio(data) if data else None
+        if audio_container is not None:
+            return self._verify_audio(data, audio_container, source, user_declared)
         handler = formats.sniff(data)
         reading = read_aigc(data, handler)
         metadata = MetadataFinding.from_reading(reading)
@@ -338,6 +359,30 @@ class Verifier:
             propagator_security=propagator_security,
         )
 
+    def _verify_audio(
+        self, data: bytes, container: AudioContainer, source: str, user_declared: bool
+    ) -> VerifyReport:
+        outcome = verify_audio(data, container, self.key, self.false_positive_limit, self.limits)
+        metadata = MetadataFinding.from_reading(outcome.metadata)
+        if outcome.watermark is None:
+            watermark = WatermarkFinding(checked=False, note="no watermark key configured")
+        else:
+            watermark = WatermarkFinding(checked=True, audio_detection=outcome.watermark)
+        sha256 = hashlib.sha256(data).hexdigest()
+        records: list[LabelRecord] = []
+        if self.registry is not None:
+            if outcome.watermark is not None and outcome.watermark.watermark_id is not None:
+                records.extend(self.registry.by_watermark_id(outcome.watermark.watermark_id))
+            if not records:
+                records.extend(self.registry.by_sha256(sha256))
+        verdict, reason, evidence = decide(metadata, watermark, tuple(records), user_declared)
+        if outcome.prompt.present:
+            evidence = (*evidence, "audible \"AI\" rhythm prompt (Morse) present")
+        return VerifyReport(
+            source=source, format=container.name, width=0, height=0, sha256=sha256, metadata=metadata,
+            watermark=watermark, records=tuple(records), user_declared=user_declared, verdict=verdict,
+            reason=reason, evidence=evidence, audio=outcome.info(),
+        )
     def _c2pa(
         self, data: bytes, media_format: str, watermark: WatermarkFinding, records: list[LabelRecord]
     ) -> C2paFinding:

@@ -1,0 +1,167 @@
+"""Label and verify audio files: the audio branch behind ``Labeler.label_bytes`` and ``Verifier.verify_bytes``.
+
+Order, as for images: the audible prompt first (so the watermark covers it too), then the watermark,
+then the container is written with the AIGC label in its metadata.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from labeler.audio.codec import (
+    AIGC_KEY,
+    AudioContainer,
+    DecodedAudio,
+    decode_audio,
+    encode_audio,
+    read_audio_tags,
+    resample_pcm,
+)
+from labeler.errors import InputNotFound, InvalidOption, LabelerError
+from labeler.explicit.audio_prompt import PromptDetection, PromptOptions, add_prompt, detect_prompt
+from labeler.metadata.aigc import AigcLabel, parse_aigc_json
+from labeler.metadata.producer_code import parse_content_producer
+from labeler.metadata.reader import AigcReading
+from labeler.settings import Limits
+from labeler.watermark.audio import AudioDetection, AudioWatermarkSettings, detect_audio, embed_audio
+from labeler.watermark.keys import WatermarkKey
+
+
+@dataclass(frozen=True)
+class AudioLabelOutcome:
+    data: bytes
+    decoded: DecodedAudio
+    prompt: PromptOptions | None
+    watermark_id: int | None
+    duration_seconds: float
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "container": self.decoded.container.name,
+            "codec": self.decoded.codec,
+            "sample_rate": self.decoded.sample_rate,
+            "channels": self.decoded.channels,
+            "duration_s": round(self.duration_seconds, 3),
+            "prompt": (
+                {"kind": self.prompt.kind, "at_end": self.prompt.at_end} if self.prompt is not None else None
+            ),
+            "aigc_location": self.decoded.container.aigc_location,
+        }
+
+
+def load_voice(path_text: str, sample_rate: int, limits: Limits) -> np.ndarray:
+    from pathlib import Path
+
+    path = Path(path_text)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputNotFound(f"voice prompt {path} does not exist") from None
+    except OSError as exc:
+        raise InvalidOption(f"cannot read voice prompt {path}: {exc.strerror or exc}") from None
+    try:
+        voice = decode_audio(data, limits)
+    except LabelerError as exc:
+        raise InvalidOption(f"voice prompt {path}: {exc.message}") from None
+    if voice.duration > 10:
+        raise InvalidOption(f"voice prompt {path} lasts {voice.duration:.1f} s (at most 10 s)")
+    return resample_pcm(voice.pcm, voice.sample_rate, sample_rate)
+
+
+def label_audio(
+    data: bytes,
+    container: AudioContainer,
+    *,
+    key: WatermarkKey | None,
+    watermark_id: int | None,
+    aigc: AigcLabel | None,
+    prompt: PromptOptions | None,
+    strength: float,
+    limits: Limits,
+) -> AudioLabelOutcome:
+    decoded = decode_audio(data, limits, container)
+    pcm = decoded.pcm
+    if prompt is not None and prompt.kind != "none":
+        voice = None
+        if prompt.kind == "voice":
+            assert prompt.voice_path is not None
+            voice = load_voice(str(prompt.voice_path), decoded.sample_rate, limits)
+        pcm = add_prompt(pcm, decoded.sample_rate, prompt, voice)
+    if watermark_id is not None:
+        assert key is not None
+        pcm = embed_audio(pcm, decoded.sample_rate, watermark_id, key, AudioWatermarkSettings(strength=strength))
+    output = encode_audio(decoded, pcm, aigc.to_json() if aigc is not None else None)
+    return AudioLabelOutcome(
+        data=output,
+        decoded=decoded,
+        prompt=prompt if prompt is not None and prompt.kind != "none" else None,
+        watermark_id=watermark_id,
+        duration_seconds=pcm.shape[0] / decoded.sample_rate,
+    )
+
+
+def read_audio_aigc(data: bytes, container: AudioContainer) -> AigcReading | None:
+    """The AIGC label in the container's metadata: a tag named AIGC (any case) first, then any tag
+    whose text is an AIGC JSON object. Never raises."""
+    try:
+        tags = read_audio_tags(data, container)
+        ordered = sorted(tags.items(), key=lambda item: not item[0].rsplit(" ", 1)[-1].upper().endswith(AIGC_KEY))
+        for location, text in ordered:
+            if "{" not in text or len(text) > 64 * 1024:
+                continue
+            start, end = text.find("{"), text.rfind("}")
+            parsed = parse_aigc_json(text[start : end + 1])
+            named = location.rsplit(" ", 1)[-1].upper().endswith(AIGC_KEY)
+            if parsed.label is None and not (named and parsed.raw is not None):
+                continue
+            producer = parse_content_producer(parsed.label.content_producer) if parsed.label is not None else None
+            return AigcReading(json_text=text, location=location, parsed=parsed, producer=producer)
+    except Exception:
+        return None
+    return None
+
+
+@dataclass(frozen=True)
+class AudioVerifyOutcome:
+    decoded: DecodedAudio
+    metadata: AigcReading | None
+    watermark: AudioDetection | None
+    prompt: PromptDetection
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "container": self.decoded.container.name,
+            "codec": self.decoded.codec,
+            "sample_rate": self.decoded.sample_rate,
+            "channels": self.decoded.channels,
+            "duration_s": round(self.decoded.duration, 3),
+            "prompt": self.prompt.to_dict(),
+        }
+
+
+def verify_audio(
+    data: bytes, container: AudioContainer, key: WatermarkKey | None, false_positive_limit: float, limits: Limits
+) -> AudioVerifyOutcome:
+    reading = read_audio_aigc(data, container)
+    decoded = decode_audio(data, limits, container)
+    detection = None
+    if key is not None:
+        detection = detect_audio(
+            decoded.pcm, decoded.sample_rate, key, AudioWatermarkSettings(false_positive_limit=false_positive_limit)
+        )
+    return AudioVerifyOutcome(decoded, reading, detection, detect_prompt(decoded.pcm, decoded.sample_rate))
+
+
+def audio_watermark_dict(detection: AudioDetection) -> dict[str, Any]:
+    return {
+        "checked": True,
+        "detected": detection.detected,
+        "watermark_id": f"{detection.watermark_id:016x}" if detection.watermark_id is not None else None,
+        "false_positive_probability": detection.false_positive_probability,
+        "segments_detected": detection.segments_detected,
+        "segments": [s.to_dict() for s in detection.segments],
+        "reason": detection.reason,
+    }

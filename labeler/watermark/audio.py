@@ -1,0 +1,606 @@
+"""The audio watermark: keyed band-energy modulation in the STFT domain, with informed embedding.
+
+Tiles. Time is cut into SLOT_SECONDS slots and 500-3300 Hz into BANDS equal bands (87.5 Hz) (inside a phone
+channel, under a 4 kHz low-pass, above a 100 Hz high-pass). A tile is one (slot, band) cell. The keyed
+pattern is PERIOD_SLOTS slots long (8.16 s) and repeats for the whole file, so any 10-s excerpt holds
+one whole period. Each tile carries a ±1 chip: a keyed sync chip (a quarter of the tiles) or a
+scrambled coded bit of the 92-bit frame (payload.py, K=7 r=1/3 convolutional code from ecc.py).
+
+Embedding. A chip is carried by the tile's log energy *relative to its neighbourhood* (the detector's
+statistic: log band energy minus the slot's mean over bands, minus the mean of the two slots either side). Because
+the embedder knows the host, it is informed: it computes that statistic on the original audio and
+changes each tile's energy only as much as needed to put it ``margin`` on the chip's side (never more
+than ``cap``, never less than ``floor``). The change is a gain on the STFT bins of the band (the mark is
+made of the programme's own spectrum, so silence stays silent and there is no hiss), added back by
+sqrt-Hann overlap-add, the same delta on every channel. A per-period energy guard keeps the mark at
+least MIN_SNR_DB below the programme.
+
+Detection. The detector computes the same statistic for each of 4 slot phases (and, if that finds
+nothing, for 8 playback speeds within ±1%), folds it modulo the period, finds the pattern offset from
+the sync tiles by circular correlation, and soft-decodes the data tiles (Viterbi). A claim needs a
+valid CRC frame; every decode attempt counts in the false-positive bound attempts × 2^-28, so the
+bound holds by construction, whatever the audio.
+
+Memory. Embedding makes two passes over the PCM in blocks of BLOCK_FRAMES STFT frames: the first keeps
+only band energies (16 floats per 16 ms), the second writes the delta into the output copy. No other
+whole-file array is made.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+
+import numpy as np
+
+from labeler.errors import InvalidOption
+from labeler.watermark import ecc, payload
+from labeler.watermark.keys import WatermarkKey
+
+SLOT_SECONDS = 0.048
+HOP_SECONDS = 0.016
+PERIOD_SLOTS = 170
+BANDS = 32
+BAND_LOW_HZ = 500.0
+BAND_HIGH_HZ = 3300.0
+SYNC_TILES = PERIOD_SLOTS * BANDS // 4
+#: Half-width (slots) of the moving average removed from each band's log energy.
+DETREND_HALF_SLOTS = 2
+#: Detector statistic clipped here (nepers) so a transient cannot dominate a sum.
+CLIP_NEPERS = 0.7
+PHASES = 4
+SCALE_MAX = 2.0
+BLOCK_FRAMES = 4096
+#: Tiles quieter than this mean power per bin (relative to full scale) carry no mark.
+SILENCE_POWER = 1e-9
+CODED_BITS = ecc.coded_length(payload.FRAME_BITS)
+#: Sync offsets decoded per (phase, speed) hypothesis.
+OFFSETS_DECODED = 2
+SEARCH_SPEEDS = (0.9975, 1.0025, 0.995, 1.005, 0.9925, 1.0075, 0.99, 1.01)
+DEFAULT_FALSE_POSITIVE_LIMIT = 1e-6
+SEGMENT_SECONDS = 10.0
+#: Longest stretch folded as a whole when no segment decodes alone (bounds memory and speed drift).
+FOLD_SECONDS = 120.0
+#: Shortest audio a detection is attempted on.
+MIN_DETECT_SECONDS = 4.0
+
+
+@dataclass(frozen=True)
+class AudioWatermarkSettings:
+    """Embedding and detection knobs (frozen; defaults are the benchmarked ones)."""
+
+    strength: float = 1.0
+    #: Target of the detector statistic on the chip's side, in nepers of band energy.
+    margin: float = 0.12
+    #: Largest change of a tile's band energy, nepers (0.5 ≈ 2.2 dB).
+    cap: float = 0.6
+    #: Smallest change on a tile whose host already agrees with its chip.
+    floor: float = 0.04
+    #: The mark's energy stays at least this far below the programme's in every period.
+    min_snr_db: float = 30.3
+    #: How strongly a tile's loudness (relative to its slot) shrinks its change (0 = not at all).
+    loudness_exponent: float = 1.0
+    segment_seconds: float = SEGMENT_SECONDS
+    speed_search: bool = True
+    false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT
+
+    def __post_init__(self) -> None:
+        if not 0.25 <= self.strength <= 4.0:
+            raise InvalidOption("watermark strength must be between 0.25 and 4")
+        if self.segment_seconds < MIN_DETECT_SECONDS:
+            raise InvalidOption(f"segments must be at least {MIN_DETECT_SECONDS} s")
+        if not 0 < self.false_positive_limit <= 1:
+            raise InvalidOption("false-positive limit must be in (0, 1]")
+
+
+@dataclass(frozen=True)
+class PatternLayout:
+    sync_chips: np.ndarray  # float32 (PERIOD_SLOTS, BANDS), ±1 on sync tiles, 0 elsewhere
+    data_tiles: np.ndarray  # int64 flat tile indices
+    data_signs: np.ndarray  # float32 ±1 scrambler per data tile
+    data_bit: np.ndarray  # int64 coded-bit index per data tile
+
+
+@lru_cache(maxsize=16)
+def pattern_layout(key: WatermarkKey) -> PatternLayout:
+    tiles = PERIOD_SLOTS * BANDS
+    order = key.rng("audio/tiles").permutation(tiles)
+    sync_tiles, data_tiles = np.sort(order[:SYNC_TILES]), np.sort(order[SYNC_TILES:])
+    sync = np.zeros(tiles, dtype=np.float32)
+    sync[sync_tiles] = key.signs("audio/sync", SYNC_TILES)
+    data_bit = key.rng("audio/assign").permutation(np.arange(data_tiles.size) % CODED_BITS)
+    return PatternLayout(
+        sync_chips=sync.reshape(PERIOD_SLOTS, BANDS),
+        data_tiles=data_tiles.astype(np.int64),
+        data_signs=key.signs("audio/scramble", data_tiles.size),
+        data_bit=data_bit.astype(np.int64),
+    )
+
+
+def pattern_chips(layout: PatternLayout, watermark_id: int) -> np.ndarray:
+    """The (PERIOD_SLOTS, BANDS) ±1 chip grid carrying ``watermark_id``."""
+    coded = ecc.encode(payload.encode_frame(watermark_id))
+    chips = layout.sync_chips.copy().reshape(-1)
+    chips[layout.data_tiles] = layout.data_signs * (coded[layout.data_bit].astype(np.float32) * 2.0 - 1.0)
+    return chips.reshape(PERIOD_SLOTS, BANDS)
+
+
+# --- STFT framing -----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=64)
+def hop_length(sample_rate: int) -> int:
+    """The 7-smooth hop nearest HOP_SECONDS: FFT sizes with a large prime factor (44.1 kHz would give
+    1412 = 4 x 353) are several times slower. Slots are placed by time, so the hop need not divide them."""
+    ideal = sample_rate * HOP_SECONDS
+    best = 16
+    for hop in range(max(16, int(ideal * 0.9)), int(ideal * 1.1) + 2):
+        rest = hop
+        for prime in (2, 3, 5, 7):
+            while rest % prime == 0:
+                rest //= prime
+        if rest == 1 and abs(hop - ideal) < abs(best - ideal):
+            best = hop
+    return best
+
+
+@lru_cache(maxsize=32)
+def _sqrt_hann(n_fft: int) -> np.ndarray:
+    # Periodic sqrt-Hann: analysis x synthesis = Hann, which sums to 1 at 50% overlap.
+    return np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
+
+
+def band_edges(sample_rate: int, n_fft: int, speed: float = 1.0) -> np.ndarray:
+    """FFT bin edges of the BANDS bands (BANDS + 1 ints) as heard at playback ``speed``."""
+    hz = np.linspace(BAND_LOW_HZ, BAND_HIGH_HZ, BANDS + 1) * speed
+    return np.clip(np.round(hz * n_fft / sample_rate).astype(np.int64), 1, n_fft // 2)
+
+
+def frame_count(samples: int, hop: int) -> int:
+    """Frames centred at 0, hop, 2*hop, ... covering every sample twice."""
+    return samples // hop + 2
+
+
+def _mono_frames(pcm: np.ndarray, first: int, count: int, hop: int) -> np.ndarray:
+    """Windowless frames ``first`` .. ``first + count - 1`` (frame i spans samples (i-1)*hop .. (i+1)*hop)."""
+    start = (first - 1) * hop
+    stop = (first + count) * hop
+    segment = np.zeros(stop - start, dtype=np.float32)
+    lo, hi = max(start, 0), min(stop, pcm.shape[0])
+    if hi > lo:
+        segment[lo - start : hi - start] = pcm[lo:hi].mean(axis=1, dtype=np.float32)
+    view = np.lib.stride_tricks.sliding_window_view(segment, 2 * hop)[::hop]
+    return view[:count]
+
+
+def _band_sums(frames: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Sum of |X|^2 over each band's rfft bins, (frames, BANDS) float32."""
+    window = _sqrt_hann(frames.shape[1])
+    spectrum = np.fft.rfft(frames * window, axis=1)[:, edges[0] : edges[-1]]
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    return np.add.reduceat(power, edges[:-1] - edges[0], axis=1)
+
+
+def _slot_sums(values: np.ndarray, slot_of_frame: np.ndarray, slots: int) -> np.ndarray:
+    """Sum (frames, BANDS) rows into (slots, BANDS) by each frame's slot."""
+    out = np.zeros((slots, values.shape[1]), dtype=np.float64)
+    np.add.at(out, slot_of_frame, values)
+    return out
+
+
+def detrend(log_energy: np.ndarray, active: np.ndarray | None = None) -> np.ndarray:
+    """The detector statistic: each tile's log energy minus its slot's mean over bands, minus the mean of
+    that residual over the active slots among the DETREND_HALF_SLOTS on either side (silent slots would
+    pull the mean to zero at every word boundary; a slot with no active neighbour gets 0)."""
+    residual = log_energy - log_energy.mean(axis=1, keepdims=True)
+    slots = residual.shape[0]
+    weight = np.ones(slots) if active is None else active.astype(np.float64)
+    weighted = residual * weight[:, None]
+    padded = np.concatenate([np.zeros((1, residual.shape[1])), np.cumsum(weighted, axis=0)])
+    counts = np.concatenate([[0.0], np.cumsum(weight)])
+    index = np.arange(slots)
+    lo = np.clip(index - DETREND_HALF_SLOTS, 0, slots)
+    hi = np.clip(index + DETREND_HALF_SLOTS + 1, 0, slots)
+    # The slot itself is left out of its neighbourhood mean, so its own chip is not subtracted.
+    total = padded[hi] - padded[lo] - weighted
+    count = counts[hi] - counts[lo] - weight
+    mean = total / np.maximum(count, 1)[:, None]
+    out = residual - mean
+    out[count < 1] = 0.0
+    return out * weight[:, None]
+
+
+def _log_energy(power: np.ndarray) -> np.ndarray:
+    return np.log(power + SILENCE_POWER)
+
+
+# --- embedding --------------------------------------------------------------------------------------
+
+
+def _check_pcm(pcm: np.ndarray, sample_rate: int) -> None:
+    if pcm.ndim != 2 or pcm.shape[1] < 1 or pcm.dtype != np.float32:
+        raise InvalidOption("audio must be a float32 array of frames x channels")
+    if not 8000 <= sample_rate <= 192_000:
+        raise InvalidOption(f"sample rate {sample_rate} Hz is out of range")
+
+
+def _slots_of_frames(frames: int, hop: int, sample_rate: int, speed: float = 1.0, phase: float = 0.0) -> np.ndarray:
+    centres = np.arange(frames, dtype=np.float64) * hop / sample_rate
+    return np.floor((centres * speed + phase) / SLOT_SECONDS).astype(np.int64)
+
+
+def informed_gains(
+    log_energy: np.ndarray, chips: np.ndarray, audible: np.ndarray, settings: AudioWatermarkSettings, floor: float
+) -> np.ndarray:
+    """Per-tile change of log band energy (nepers) that puts the detector statistic ``margin`` on the
+    side of each chip, bounded by ``floor`` and ``cap`` (scaled by strength); 0 on inaudible tiles."""
+    # Energy-aware: a tile's share of its slot's energy sets what changing it costs in SNR, so loud
+    # tiles get smaller changes and quieter (still audible) ones larger, within [1/4, 2] of nominal.
+    share = np.exp(log_energy - np.log(np.mean(np.exp(log_energy), axis=1, keepdims=True)))
+    scale = np.clip(share ** (-settings.loudness_exponent), 0.25, SCALE_MAX)
+    margin = settings.margin * settings.strength * scale
+    cap = settings.cap * settings.strength * scale
+    floor = floor * settings.strength * scale
+    active = audible.max(axis=1) > 0
+    stat = detrend(log_energy, active)
+    delta = chips * np.clip(margin - chips * stat, floor, cap)
+    delta *= audible
+    # One correction: the change moves the neighbourhood means a little.
+    stat = detrend(log_energy + delta, active)
+    delta = np.clip(delta + chips * np.clip(margin - chips * stat, 0.0, cap) * audible, -cap, cap)
+    return (delta * audible).astype(np.float32)
+
+
+def embed_audio(
+    pcm: np.ndarray,
+    sample_rate: int,
+    watermark_id: int,
+    key: WatermarkKey,
+    settings: AudioWatermarkSettings | None = None,
+) -> np.ndarray:
+    """A new float32 array like ``pcm`` (frames x channels) carrying ``watermark_id``.
+
+    EMBED_PASSES closed-loop passes: each measures the detector statistic on the current output and
+    adds what is still missing, so leakage between neighbouring slots and bands is corrected.
+    """
+    settings = settings or AudioWatermarkSettings()
+    _check_pcm(pcm, sample_rate)
+    hop = hop_length(sample_rate)
+    frames = frame_count(pcm.shape[0], hop)
+    slot_of_frame = _slots_of_frames(frames, hop, sample_rate)
+    slots = int(slot_of_frame[-1]) + 1
+    chips = pattern_chips(pattern_layout(key), watermark_id)[np.arange(slots) % PERIOD_SLOTS]
+    periods = -(-slots // PERIOD_SLOTS)
+    period_first_frame = np.searchsorted(slot_of_frame, np.arange(periods + 1) * PERIOD_SLOTS)
+    # Energy budget per period, by construction: the mark's energy stays min_snr_db under the programme.
+    limit = 10 ** (-settings.min_snr_db / 10)
+    budget = np.zeros(periods)
+    for k in range(periods):
+        lo = max(int(period_first_frame[k]) - 1, 0) * hop
+        hi = min(int(period_first_frame[k + 1]) * hop, pcm.shape[0])
+        budget[k] = limit * float(np.sum(np.square(pcm[lo:hi], dtype=np.float64))) / pcm.shape[1]
+    used = np.zeros(periods)  # norm (not energy) of the delta already added, per period
+    out = pcm.copy()
+    for index in range(EMBED_PASSES):
+        log_energy, audible = _tile_log_energy(out, sample_rate, hop, frames, slot_of_frame, slots)
+        floor = settings.floor if index == 0 else 0.0
+        delta = informed_gains(log_energy, chips, audible, settings, floor)
+        amplitude = (np.exp(delta / 2.0) - 1.0).astype(np.float32)
+        if not np.any(amplitude):
+            break
+        _add_delta(out, amplitude, sample_rate, hop, frames, slot_of_frame, period_first_frame, budget, used)
+    np.clip(out, -1.0, 1.0, out=out)
+    return out
+
+
+#: Closed-loop embedding passes (the second one adds typically a tenth of the first one's energy).
+EMBED_PASSES = 2
+
+
+def _tile_log_energy(
+    pcm: np.ndarray, sample_rate: int, hop: int, frames: int, slot_of_frame: np.ndarray, slots: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Log mean power per bin of every tile, and which tiles are audible (1.0) or near-silent (0.0)."""
+    n_fft = 2 * hop
+    edges = band_edges(sample_rate, n_fft)
+    band = np.zeros((slots, BANDS), dtype=np.float64)
+    for first in range(0, frames, BLOCK_FRAMES):
+        count = min(BLOCK_FRAMES, frames - first)
+        sums = _band_sums(_mono_frames(pcm, first, count, hop), edges)
+        band += _slot_sums(sums, slot_of_frame[first : first + count], slots)
+    frames_per_slot = np.bincount(slot_of_frame, minlength=slots).astype(np.float64)
+    widths = np.diff(edges).astype(np.float64)
+    tile_power = band / (widths[None, :] * n_fft * np.maximum(frames_per_slot, 1)[:, None])
+    return _log_energy(tile_power), (tile_power > 100 * SILENCE_POWER).astype(np.float32)
+
+
+def _add_delta(
+    out: np.ndarray,
+    amplitude: np.ndarray,
+    sample_rate: int,
+    hop: int,
+    frames: int,
+    slot_of_frame: np.ndarray,
+    period_first_frame: np.ndarray,
+    budget: np.ndarray,
+    used: np.ndarray,
+) -> None:
+    """Add the band-gain delta to ``out`` one period at a time, scaled so the delta added over all passes
+    stays within each period's energy budget (triangle inequality on the norms)."""
+    n_fft = 2 * hop
+    edges = band_edges(sample_rate, n_fft)
+    window = _sqrt_hann(n_fft)
+    bin_band = np.repeat(np.arange(BANDS), np.diff(edges))
+    samples = out.shape[0]
+    for k in range(budget.size):
+        first, stop = int(period_first_frame[k]), int(period_first_frame[k + 1])
+        if stop <= first:
+            continue
+        gains = amplitude[slot_of_frame[first:stop]][:, bin_band]
+        if not np.any(gains):
+            continue
+        block = _mono_frames(out, first, stop - first, hop)
+        spectrum = np.fft.rfft(block * window, axis=1)
+        marked = np.zeros_like(spectrum)
+        marked[:, edges[0] : edges[-1]] = spectrum[:, edges[0] : edges[-1]] * gains
+        delta = _overlap_add((np.fft.irfft(marked, n=n_fft, axis=1) * window).astype(np.float32), hop)
+        norm = math.sqrt(float(np.sum(np.square(delta, dtype=np.float64))))
+        room = math.sqrt(budget[k]) - used[k]
+        if norm <= 0 or room <= 0:
+            continue
+        if norm > room:
+            delta *= np.float32(room / norm)
+            norm = room
+        used[k] += norm
+        start = (first - 1) * hop
+        lo, hi = max(start, 0), min(start + delta.size, samples)
+        if hi > lo:
+            out[lo:hi] += delta[lo - start : hi - start, None]
+
+
+def _overlap_add(pieces: np.ndarray, hop: int) -> np.ndarray:
+    count = pieces.shape[0]
+    out = np.zeros((count + 1) * hop, dtype=np.float32)
+    out[: count * hop] += pieces[:, :hop].reshape(-1)
+    out[hop : (count + 1) * hop] += pieces[:, hop:].reshape(-1)
+    return out
+
+
+# --- detection --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SegmentDetection:
+    """The result for one excerpt (a segment of a file, or a whole short clip)."""
+
+    start_seconds: float
+    end_seconds: float
+    detected: bool
+    watermark_id: int | None
+    #: Union bound over this excerpt's decode attempts (1.0 when nothing was claimed).
+    false_positive_probability: float
+    #: Sync correlation peak in robust standard deviations over the period's offsets.
+    sync_z: float
+    speed: float
+    #: Fraction of coded bits whose soft value agrees with the decoded codeword.
+    coded_bit_agreement: float
+    attempts: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "start_s": round(self.start_seconds, 3),
+            "end_s": round(self.end_seconds, 3),
+            "detected": self.detected,
+            "watermark_id": f"{self.watermark_id:016x}" if self.watermark_id is not None else None,
+            "false_positive_probability": self.false_positive_probability,
+            "sync_z": round(self.sync_z, 2),
+            "speed": self.speed,
+            "coded_bit_agreement": round(self.coded_bit_agreement, 4),
+            "attempts": self.attempts,
+        }
+
+
+@dataclass(frozen=True)
+class AudioDetection:
+    detected: bool
+    watermark_id: int | None
+    #: Probability that unmarked audio yields this claim: the union bound over every segment's attempts,
+    #: or (when two or more segments agree on the ID) the far smaller chance of that agreement.
+    false_positive_probability: float
+    segments: tuple[SegmentDetection, ...] = field(default=())
+    reason: str = ""
+
+    @property
+    def segments_detected(self) -> int:
+        return sum(1 for s in self.segments if s.detected)
+
+
+_NULL_FRAME = payload.RANDOM_FRAME_ACCEPT_PROBABILITY
+
+
+def _excerpt_spectrum(pcm: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int, int, int]:
+    """Power of the rfft bins that any searched speed's bands can use, (frames, bins), and the first bin."""
+    hop = hop_length(sample_rate)
+    n_fft = 2 * hop
+    lo = int(band_edges(sample_rate, n_fft, min(SEARCH_SPEEDS))[0])
+    hi = int(band_edges(sample_rate, n_fft, max(SEARCH_SPEEDS))[-1])
+    frames = frame_count(pcm.shape[0], hop)
+    window = _sqrt_hann(n_fft)
+    parts = []
+    for first in range(0, frames, BLOCK_FRAMES):
+        count = min(BLOCK_FRAMES, frames - first)
+        spectrum = np.fft.rfft(_mono_frames(pcm, first, count, hop) * window, axis=1)[:, lo:hi]
+        parts.append((spectrum.real**2 + spectrum.imag**2).astype(np.float32))
+    return np.concatenate(parts), lo, hop, n_fft
+
+
+def _statistic(
+    power: np.ndarray, first_bin: int, hop: int, n_fft: int, sample_rate: int, speed: float, phase: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The folded detector statistic (PERIOD_SLOTS, BANDS) and how many slots fed each row."""
+    edges = band_edges(sample_rate, n_fft, speed) - first_bin
+    sums = np.add.reduceat(power, edges[:-1], axis=1)
+    slot_of_frame = _slots_of_frames(power.shape[0], hop, sample_rate, speed, phase)
+    slot_of_frame -= slot_of_frame[0]
+    slots = int(slot_of_frame[-1]) + 1
+    per_slot = _slot_sums(sums, slot_of_frame, slots)
+    counts = np.bincount(slot_of_frame, minlength=slots).astype(np.float64)
+    tile_power = per_slot / (np.maximum(np.diff(edges), 1)[None, :] * n_fft * np.maximum(counts, 1)[:, None])
+    # Partial first/last slots and silent slots carry no reliable chips.
+    full = counts >= 0.75 * counts.max()
+    active = tile_power.max(axis=1) > 100 * SILENCE_POWER
+    stat = np.clip(detrend(_log_energy(tile_power), active), -CLIP_NEPERS, CLIP_NEPERS)
+    stat *= full[:, None]
+
+    index = np.arange(slots) % PERIOD_SLOTS
+    folded = np.zeros((PERIOD_SLOTS, BANDS), dtype=np.float64)
+    np.add.at(folded, index, stat)
+    return folded, np.bincount(index, minlength=PERIOD_SLOTS)
+
+
+def _sync_scores(folded: np.ndarray, layout: PatternLayout) -> np.ndarray:
+    """Circular correlation with the sync chips: score[o] for excerpt slot q carrying pattern slot q + o."""
+    f = np.fft.rfft(folded, axis=0)
+    s = np.fft.rfft(layout.sync_chips.astype(np.float64), axis=0)
+    return np.fft.irfft(np.conj(f) * s, n=PERIOD_SLOTS, axis=0).sum(axis=1)
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    watermark_id: int | None
+    sync_z: float
+    agreement: float
+    speed: float
+
+
+def _decode_at(folded: np.ndarray, offset: int, layout: PatternLayout) -> tuple[int | None, float]:
+    aligned = np.roll(folded, offset, axis=0).reshape(-1)  # aligned[p] = folded[p - offset]
+    soft = np.bincount(layout.data_bit, weights=aligned[layout.data_tiles] * layout.data_signs, minlength=CODED_BITS)
+    bits, _ = ecc.viterbi_decode(soft, payload.FRAME_BITS)
+    expected = ecc.encode(bits).astype(np.float64) * 2.0 - 1.0
+    return payload.decode_frame(bits), float(np.mean(np.sign(soft) == expected))
+
+
+def _try_speed(
+    power: np.ndarray, first_bin: int, hop: int, n_fft: int, sample_rate: int, speed: float, layout: PatternLayout
+) -> tuple[_Attempt, int]:
+    best = _Attempt(None, -math.inf, 0.0, speed)
+    attempts = 0
+    for p in range(PHASES):
+        folded, _ = _statistic(power, first_bin, hop, n_fft, sample_rate, speed, p * SLOT_SECONDS / PHASES)
+        scores = _sync_scores(folded, layout)
+        centre = float(np.median(scores))
+        spread = 1.4826 * float(np.median(np.abs(scores - centre))) or 1.0
+        for offset in np.argsort(scores)[::-1][:OFFSETS_DECODED]:
+            z = (float(scores[offset]) - centre) / spread
+            watermark_id, agreement = _decode_at(folded, int(offset), layout)
+            attempts += 1
+            attempt = _Attempt(watermark_id, z, agreement, speed)
+            if watermark_id is not None:
+                return attempt, attempts
+            if z > best.sync_z:
+                best = attempt
+    return best, attempts
+
+
+def detect_excerpt(
+    pcm: np.ndarray, sample_rate: int, key: WatermarkKey, settings: AudioWatermarkSettings | None = None,
+    start_seconds: float = 0.0,
+) -> SegmentDetection:
+    """Look for the mark in one excerpt (at least MIN_DETECT_SECONDS; one period, 8.2 s, or more is best)."""
+    settings = settings or AudioWatermarkSettings()
+    _check_pcm(pcm, sample_rate)
+    end = start_seconds + pcm.shape[0] / sample_rate
+    if pcm.shape[0] < MIN_DETECT_SECONDS * sample_rate:
+        return SegmentDetection(start_seconds, end, False, None, 1.0, 0.0, 1.0, 0.0, 0)
+    layout = pattern_layout(key)
+    power, first_bin, hop, n_fft = _excerpt_spectrum(pcm, sample_rate)
+    speeds = (1.0, *SEARCH_SPEEDS) if settings.speed_search else (1.0,)
+    attempts = 0
+    best: _Attempt | None = None
+    for speed in speeds:
+        attempt, tried = _try_speed(power, first_bin, hop, n_fft, sample_rate, speed, layout)
+        attempts += tried
+        if best is None or attempt.sync_z > best.sync_z or attempt.watermark_id is not None:
+            best = attempt
+        if attempt.watermark_id is not None:
+            break
+    assert best is not None
+    bound = min(1.0, attempts * _NULL_FRAME)
+    detected = best.watermark_id is not None and bound <= settings.false_positive_limit
+    return SegmentDetection(
+        start_seconds=start_seconds,
+        end_seconds=end,
+        detected=detected,
+        watermark_id=best.watermark_id if detected else None,
+        false_positive_probability=bound if detected else 1.0,
+        sync_z=best.sync_z,
+        speed=best.speed,
+        coded_bit_agreement=best.agreement,
+        attempts=attempts,
+    )
+
+
+def segment_bounds(samples: int, sample_rate: int, segment_seconds: float) -> list[tuple[int, int]]:
+    """Consecutive segments of ``segment_seconds``; a short remainder joins the last segment."""
+    size = int(segment_seconds * sample_rate)
+    if samples <= size * 1.5:
+        return [(0, samples)]
+    bounds = [(start, min(start + size, samples)) for start in range(0, samples, size)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < size // 2:
+        last = bounds.pop()
+        bounds[-1] = (bounds[-1][0], last[1])
+    return bounds
+
+
+def detect_audio(
+    pcm: np.ndarray, sample_rate: int, key: WatermarkKey, settings: AudioWatermarkSettings | None = None
+) -> AudioDetection:
+    """Look for the mark in every segment of ``pcm`` (float32 frames x channels).
+
+    A file is claimed when one segment decodes and the union bound over *all* segments' attempts stays
+    within the limit, or when two or more segments decode the same ID (chance agreement of two random
+    valid frames is about 2^-64 per pair, negligible next to the limit).
+    """
+    settings = settings or AudioWatermarkSettings()
+    _check_pcm(pcm, sample_rate)
+    segments = tuple(
+        detect_excerpt(pcm[a:b], sample_rate, key, settings, a / sample_rate)
+        for a, b in segment_bounds(pcm.shape[0], sample_rate, settings.segment_seconds)
+    )
+    attempts = sum(s.attempts for s in segments)
+    # Every decoded frame counts, not only those a segment claimed.
+    ids = [s.watermark_id for s in segments if s.watermark_id is not None]
+    if not ids and len(segments) > 1:
+        # Folding several periods together averages the programme out while the mark adds up: one more
+        # try on up to FOLD_SECONDS of the file at the nominal speed (a speed change would smear it).
+        span = min(pcm.shape[0], int(FOLD_SECONDS * sample_rate))
+        folded = detect_excerpt(pcm[:span], sample_rate, key, replace(settings, speed_search=False))
+        attempts += folded.attempts
+        if folded.watermark_id is not None:
+            bound = min(1.0, attempts * _NULL_FRAME)
+            if bound <= settings.false_positive_limit:
+                return AudioDetection(
+                    True, folded.watermark_id, bound, (*segments, folded),
+                    f"valid payload frame when folding the first {span / sample_rate:.0f} s",
+                )
+    if not ids:
+        return AudioDetection(False, None, 1.0, segments, f"no valid payload frame in {len(segments)} segment(s)")
+    votes: dict[int, int] = {}
+    for watermark_id in ids:
+        votes[watermark_id] = votes.get(watermark_id, 0) + 1
+    winner, count = max(votes.items(), key=lambda item: item[1])
+    if count >= 2:
+        pairs = len(segments) * (len(segments) - 1) / 2
+        bound = min(1.0, pairs * (attempts * _NULL_FRAME) ** 2)
+    else:
+        bound = min(1.0, attempts * _NULL_FRAME)
+    if bound > settings.false_positive_limit:
+        return AudioDetection(
+            False, None, 1.0, segments,
+            f"one segment decoded but the bound {bound:.1e} over {attempts} attempts is too weak",
+        )
+    return AudioDetection(
+        True, winner, bound, segments, f"valid payload frame in {count} of {len(segments)} segment(s)"
+    )

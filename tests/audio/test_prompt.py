@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from labeler.errors import InvalidOption
+from labeler.explicit.audio_prompt import (
+    GAP_SECONDS,
+    LEAD_SECONDS,
+    UNIT_SECONDS,
+    PromptOptions,
+    add_prompt,
+    detect_prompt,
+    morse_envelope,
+    morse_prompt,
+    programme_rms,
+)
+from tests.audio.audio_helpers import codec_roundtrip, music_like
+
+SR = 44100
+
+
+def test_morse_ai_timing() -> None:
+    envelope = morse_envelope(1000)
+    unit = round(UNIT_SECONDS * 1000)
+    runs = []
+    value, length = envelope[0], 0
+    for sample in envelope:
+        if sample == value:
+            length += 1
+        else:
+            runs.append((bool(value), length // unit))
+            value, length = sample, 1
+    runs.append((bool(value), length // unit))
+    # A = dot dash, letter gap of 3 units, I = dot dot.
+    assert runs == [(True, 1), (False, 1), (True, 3), (False, 3), (True, 1), (False, 1), (True, 1)]
+    total = morse_prompt(SR, 0.1).shape[0] / SR
+    assert math.isclose(total, LEAD_SECONDS + 11 * UNIT_SECONDS + GAP_SECONDS, abs_tol=1e-3)
+
+
+def test_prompt_level_matches_the_programme() -> None:
+    programme = music_like(5.0, SR)
+    prompted = add_prompt(programme, SR, PromptOptions())
+    prompt = prompted[: prompted.shape[0] - programme.shape[0]]
+    tone = prompt[np.abs(prompt[:, 0]) > 0][:, :1]
+    tone_rms = math.sqrt(float(np.mean(np.square(tone[int(0.01 * SR) : -int(0.01 * SR)]))))
+    assert abs(20 * math.log10(tone_rms / programme_rms(programme, SR))) < 2.0
+    assert np.array_equal(prompted[-programme.shape[0] :], programme)  # inserted, never covering
+
+
+def test_prompt_is_detected_at_start_and_end_even_after_mp3() -> None:
+    programme = music_like(8.0, SR)
+    prompted = add_prompt(programme, SR, PromptOptions(at_end=True))
+    found = detect_prompt(codec_roundtrip(prompted, SR, "mp3", "libmp3lame", 64_000), SR)
+    assert found.present_at_start and found.present_at_end
+    assert found.start_seconds is not None and abs(found.start_seconds - LEAD_SECONDS) < 0.05
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [
+        pytest.param(lambda: music_like(8.0, SR), id="music-like"),
+        pytest.param(lambda: np.zeros((SR * 4, 2), dtype=np.float32), id="silence"),
+        pytest.param(
+            lambda: (0.3 * np.sin(2 * np.pi * 1000 * np.arange(4 * SR) / SR))[:, None].astype(np.float32),
+            id="steady-1kHz-tone",
+        ),
+    ],
+)
+def test_no_prompt_is_reported_on_programme_without_one(signal) -> None:  # type: ignore[no-untyped-def]
+    assert not detect_prompt(signal(), SR).present
+
+
+def test_voice_prompt_is_level_matched_and_inserted() -> None:
+    programme = music_like(3.0, SR)
+    voice = music_like(1.0, SR, channels=1, seed=4) * np.float32(0.1)
+    out = add_prompt(programme, SR, PromptOptions.parse("voice:x"), voice)
+    assert out.shape[0] > programme.shape[0] + SR
+    assert np.array_equal(out[-programme.shape[0] :], programme)
+
+
+def test_prompt_options() -> None:
+    assert PromptOptions.parse("none").kind == "none"
+    assert PromptOptions.parse("voice:/tmp/v.wav").voice_path is not None
+    with pytest.raises(InvalidOption):
+        PromptOptions.parse("beep")
+    with pytest.raises(InvalidOption):
+        PromptOptions("voice")
+    programme = music_like(1.0, SR)
+    assert add_prompt(programme, SR, PromptOptions("none")) is programme

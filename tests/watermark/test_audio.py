@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import labeler.watermark.audio as wm
+from labeler.audio.codec import resample_pcm
+from labeler.errors import InvalidOption
+from labeler.watermark.audio import AudioWatermarkSettings, detect_audio, detect_excerpt, embed_audio
+from labeler.watermark.keys import WatermarkKey
+from tests.audio.audio_helpers import codec_roundtrip, music_like, snr_db
+
+SR = 44100
+ID = 0x0123_4567_89AB_CDEF
+NO_SEARCH = AudioWatermarkSettings(speed_search=False)
+
+
+@pytest.fixture(scope="module")
+def key() -> WatermarkKey:
+    return WatermarkKey(bytes(range(32)))
+
+
+@pytest.fixture(scope="module")
+def programme() -> np.ndarray:
+    return music_like(14.0, SR, seed=3)
+
+
+@pytest.fixture(scope="module")
+def marked(programme: np.ndarray, key: WatermarkKey) -> np.ndarray:
+    return embed_audio(programme, SR, ID, key)
+
+
+def test_embed_keeps_shape_dtype_and_quality(programme: np.ndarray, marked: np.ndarray) -> None:
+    assert marked.shape == programme.shape and marked.dtype == np.float32
+    assert snr_db(programme, marked) >= 30.0
+    assert not np.shares_memory(marked, programme)
+
+
+def test_exact_id_from_a_clean_10s_excerpt(marked: np.ndarray, key: WatermarkKey) -> None:
+    result = detect_excerpt(marked[int(2.5 * SR) : int(12.5 * SR)], SR, key, NO_SEARCH)
+    assert result.detected and result.watermark_id == ID
+    assert result.false_positive_probability <= 1e-6
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        pytest.param(lambda x: codec_roundtrip(x, SR, "mp3", "libmp3lame", 128_000), id="mp3-128k"),
+        pytest.param(lambda x: resample_pcm(resample_pcm(x, SR, 16000), 16000, SR), id="resample-16k"),
+        pytest.param(lambda x: x[int(1.3 * SR) :], id="cut-1.3s"),
+        pytest.param(lambda x: np.clip(x * 1.5, -1, 1).astype(np.float32), id="volume-1.5-clipped"),
+    ],
+)
+def test_exact_id_after_common_processing(marked: np.ndarray, key: WatermarkKey, attack) -> None:  # type: ignore[no-untyped-def]
+    attacked = attack(marked)[: 11 * SR]
+    result = detect_excerpt(attacked, SR, key, NO_SEARCH)
+    assert result.watermark_id == ID
+
+
+def test_speed_change_is_found_by_the_speed_search(marked: np.ndarray, key: WatermarkKey) -> None:
+    faster = resample_pcm(marked, int(SR * 1.01), SR)  # played 1% faster, pitch up (resampling style)
+    result = detect_excerpt(faster[: 11 * SR], SR, key)
+    assert result.watermark_id == ID and result.speed != 1.0
+
+
+def test_wrong_key_finds_nothing(marked: np.ndarray) -> None:
+    result = detect_excerpt(marked[: 10 * SR], SR, WatermarkKey(b"another key of 32 bytes........."))
+    assert not result.detected and result.watermark_id is None
+
+
+@pytest.mark.parametrize(
+    "signal",
+    [
+        pytest.param(lambda: music_like(12.0, SR, seed=9), id="music-like"),
+        pytest.param(lambda: np.random.default_rng(1).normal(0, 0.1, (12 * SR, 2)).astype(np.float32), id="noise"),
+        pytest.param(
+            lambda: np.repeat((0.3 * np.sin(2 * np.pi * 1000 * np.arange(12 * SR) / SR))[:, None], 2, 1).astype(
+                np.float32
+            ),
+            id="tone",
+        ),
+        pytest.param(lambda: np.zeros((12 * SR, 1), dtype=np.float32), id="silence"),
+    ],
+)
+def test_unmarked_audio_is_never_claimed(signal, key: WatermarkKey) -> None:  # type: ignore[no-untyped-def]
+    result = detect_audio(signal(), SR, key)
+    assert not result.detected and result.watermark_id is None
+    assert all(s.attempts * 2.0**-28 <= 1e-6 for s in result.segments)
+
+
+def test_file_detection_reports_every_segment(key: WatermarkKey) -> None:
+    programme = music_like(26.0, SR, seed=5)
+    result = detect_audio(embed_audio(programme, SR, ID, key), SR, key, NO_SEARCH)
+    assert result.detected and result.watermark_id == ID
+    assert len(result.segments) == 3 and result.segments_detected >= 2  # 10 + 10 + 6 s
+    assert result.false_positive_probability < 1e-12  # two segments agree
+
+
+def test_blockwise_processing_does_not_change_the_output(
+    programme: np.ndarray, key: WatermarkKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    whole = embed_audio(programme, SR, ID, key)
+    monkeypatch.setattr(wm, "BLOCK_FRAMES", 37)
+    blocked = embed_audio(programme, SR, ID, key)
+    assert np.allclose(whole, blocked, atol=1e-6)
+
+
+@pytest.mark.parametrize("rate", [8000, 16000, 22050, 48000, 96000])
+def test_every_supported_rate_round_trips(rate: int, key: WatermarkKey) -> None:
+    programme = music_like(11.0, rate, channels=1, seed=rate)
+    result = detect_excerpt(embed_audio(programme, rate, ID, key), rate, key, NO_SEARCH)
+    assert result.watermark_id == ID
+
+
+def test_bad_arrays_are_rejected(key: WatermarkKey) -> None:
+    with pytest.raises(InvalidOption):
+        embed_audio(np.zeros((100, 2), dtype=np.float64), SR, ID, key)
+    with pytest.raises(InvalidOption):
+        embed_audio(np.zeros(100, dtype=np.float32), SR, ID, key)
+    with pytest.raises(InvalidOption):
+        AudioWatermarkSettings(strength=10)
+
+
+def test_short_excerpts_are_not_decoded(marked: np.ndarray, key: WatermarkKey) -> None:
+    result = detect_excerpt(marked[: 2 * SR], SR, key)
+    assert not result.detected and result.attempts == 0
+
+
+def test_the_whole_file_is_folded_when_no_segment_decodes(key: WatermarkKey, monkeypatch: pytest.MonkeyPatch) -> None:
+    programme = music_like(26.0, SR, seed=5)
+    marked = embed_audio(programme, SR, ID, key)
+    real = wm.detect_excerpt
+
+    def segments_fail(pcm, sample_rate, key, settings=None, start_seconds=0.0):  # type: ignore[no-untyped-def]
+        if pcm.shape[0] < 20 * sample_rate:  # every 10-s segment "fails"; the 26-s fold is real
+            end = start_seconds + pcm.shape[0] / sample_rate
+            return wm.SegmentDetection(start_seconds, end, False, None, 1.0, 0.0, 1.0, 0.5, 72)
+        return real(pcm, sample_rate, key, settings, start_seconds)
+
+    monkeypatch.setattr(wm, "detect_excerpt", segments_fail)
+    result = detect_audio(marked, SR, key)
+    assert result.detected and result.watermark_id == ID and "folding" in result.reason
+    assert result.false_positive_probability <= (3 * 72 + 8) * 2.0**-28
