@@ -81,7 +81,8 @@ def test_measured_ink_height_meets_the_size_rule(height: int, width: int, text: 
 def test_size_rule_holds_for_arbitrary_sizes(height: int, width: int, ratio: float) -> None:
     image = flat(height, width, 1)
     out, _ = label(image, height_ratio=ratio)
-    assert ink_height(glyph_mask(image, out)) >= ratio * min(height, width)
+    # Whole pixels: a ratio a rounding error above 5% (0.05000000000000001 x 240) still means 12 px.
+    assert ink_height(glyph_mask(image, out)) >= math.ceil(ratio * min(height, width) - 1e-9)
 
 
 def test_size_is_measured_not_assumed_latin_gets_a_larger_font_than_cjk() -> None:
