@@ -52,6 +52,7 @@ bench: $(STAMP) $(NATIVE_LIB)
 	$(PY) -m benchmarks.flat_area
 	$(PY) -m benchmarks.audio
 	$(PY) -m benchmarks.provenance
+	$(PY) -m benchmarks.service_load
 
 ## Rebuild the bundled CJK font subset from Debian's fonts-noto-cjk (needs apt).
 font: $(STAMP)

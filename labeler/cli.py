@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from labeler import __version__
+from labeler import __version__, cli_service
 from labeler.errors import InvalidOption, KeyMissing, LabelerError, OutputExists
 from labeler.keyfile import default_key_path, init_key_file, resolve_key
 from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--label-key", type=Path, help="Ed25519 key that signs the AIGC label (SecurityData in "
                      "ReservedCode1; default: aigc-signing.key beside the watermark key, when it exists)")
     lab.add_argument("--no-sign-label", action="store_true", help="leave ReservedCode1 empty")
+    cli_service.add_client_options(lab)
 
     ver = sub.add_parser("verify", parents=[common], help="verify files and report their labels")
     ver.add_argument("paths", nargs="+", type=Path, help="files, or folders (their images)")
@@ -91,6 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--trust-label-key", type=Path, action="append", default=[],
                      help="an Ed25519 key (PEM) whose AIGC label signatures are trusted (repeatable; the "
                      "configured aigc-signing.key is always trusted)")
+    cli_service.add_client_options(ver)
+    cli_service.add_service_commands(sub, common)
 
     keys = sub.add_parser("keys", help="manage the watermark key")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
@@ -100,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="replace an existing key")
     show = keys_sub.add_parser("show", help="print the configured key's public ID")
     show.add_argument("--key-file", type=Path)
+    keys_sub.add_parser("hash-token", help="print the SHA-256 of a bearer token read from standard input "
+                        "(for `labeler serve --token-hash`)")
     return parser
 
 
@@ -178,6 +183,8 @@ def _provenance_options(args: argparse.Namespace, options: LabelOptions) -> tupl
 def cmd_label(args: argparse.Namespace, out: TextIO) -> int:
     from labeler.pipeline import Labeler
 
+    if args.server:
+        return cli_service.remote_label(args, out)
     options = _label_options(args)
     key = resolve_key(args.key_file) if options.watermark else None
     options, label_signer = _provenance_options(args, options)
@@ -296,40 +303,50 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from labeler.verify import Verifier
 
-    key = None
-    with contextlib.suppress(KeyMissing):
-        key = resolve_key(args.key_file)
-    if key is None and not args.json:
-        err.write("labeler: note: no watermark key configured; checking metadata only\n")
     files = _expand(args.paths, args.recursive)
     if not files:
         raise InvalidOption("no files to verify")
     results: list[dict[str, Any]] = []
-    errors = unlabelled = 0
-    from labeler.provenance.devca import LABEL_KEY_FILE
-    from labeler.settings import TrustSettings
+    counts = {"errors": 0, "unlabelled": 0}
 
-    own_label_key = _config_dir(args) / LABEL_KEY_FILE
-    label_keys = tuple(args.trust_label_key) + ((own_label_key,) if own_label_key.exists() else ())
-    trust = TrustSettings(
-        c2pa_trust_anchors=args.trust_anchors, label_keys=label_keys, manifest_dir=_manifest_dir(args)
-    )
-    with _registry(args) as registry:
-        verifier = Verifier(key, registry, trust=trust)
-        for path in files:
-            try:
-                report = verifier.verify_file(path, user_declared=args.declared).to_dict()
-            except LabelerError as exc:
-                errors += 1
-                entry = {"source": str(path), "error": {"code": exc.code, "message": exc.message}}
-                results.append(entry)
-                if not args.json:
-                    err.write(f"{path}: ERROR {exc.code}: {exc.message}\n")
-                continue
-            unlabelled += report["verdict"] == "none"
-            results.append(report)
+    def emit(path: Path, entry: dict[str, Any]) -> None:
+        results.append(entry)
+        if "error" in entry:
+            counts["errors"] += 1
             if not args.json:
-                _human_report(report, out)
+                err.write(f"{path}: ERROR {entry['error']['code']}: {entry['error']['message']}\n")
+            return
+        counts["unlabelled"] += entry["verdict"] == "none"
+        if not args.json:
+            _human_report(entry, out)
+
+    if args.server:
+        for path, entry in zip(files, cli_service.remote_reports(args, files), strict=True):
+            emit(path, entry)
+    else:
+        key = None
+        with contextlib.suppress(KeyMissing):
+            key = resolve_key(args.key_file)
+        if key is None and not args.json:
+            err.write("labeler: note: no watermark key configured; checking metadata only\n")
+        from labeler.provenance.devca import LABEL_KEY_FILE
+        from labeler.settings import TrustSettings
+
+        own_label_key = _config_dir(args) / LABEL_KEY_FILE
+        label_keys = tuple(args.trust_label_key) + ((own_label_key,) if own_label_key.exists() else ())
+        trust = TrustSettings(
+            c2pa_trust_anchors=args.trust_anchors, label_keys=label_keys, manifest_dir=_manifest_dir(args)
+        )
+        with _registry(args) as registry:
+            verifier = Verifier(key, registry, trust=trust)
+            for path in files:
+                try:
+                    report = verifier.verify_file(path, user_declared=args.declared).to_dict()
+                except LabelerError as exc:
+                    emit(path, {"source": str(path), "error": {"code": exc.code, "message": exc.message}})
+                    continue
+                emit(path, report)
+    errors, unlabelled = counts["errors"], counts["unlabelled"]
     status = EXIT_ERROR if errors else (EXIT_UNLABELLED if unlabelled else EXIT_OK)
     if args.json:
         summary = {"files": len(files), "errors": errors, "unlabelled": unlabelled, "exit_status": status}
@@ -367,6 +384,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return cmd_label(args, out)
         if args.command == "verify":
             return cmd_verify(args, out, err)
+        if args.command == "serve":
+            return cli_service.cmd_serve(args, err)
+        if args.command == "propagate":
+            return cli_service.cmd_propagate(args, out)
+        if args.keys_command == "hash-token":
+            return cli_service.cmd_hash_token(out)
         return cmd_keys(args, out)
     except LabelerError as exc:
         err.write(f"labeler: {exc.code}: {exc.message}\n")

@@ -1,0 +1,251 @@
+"""Load benchmark of the gRPC service over loopback.
+
+1. 1 MP JPEG `Label`: latency p50/p99 at concurrency 4 through the service, and throughput against
+   calling the Python API directly from as many threads as the server has workers (same cores).
+2. A large upload: RSS growth of the server process while it receives and rejects/processes it.
+3. A soak of N mixed calls (valid labels and verifies, corrupt, truncated, empty and unsupported uploads):
+   only the expected status codes, and no growth of open files, temp files or RSS.
+
+Run with ``python -m benchmarks.service_load [--calls 200] [--soak 10000] [--big-mb 500]`` (`make bench`
+runs a shorter configuration). Prints Markdown tables, writes out/bench/service.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import cv2
+import grpc
+import numpy as np
+from PIL import Image
+
+from benchmarks.corpus import load_corpus
+from benchmarks.image import table
+from labeler.client import LabelerClient
+from labeler.errors import LabelerError
+from labeler.pipeline import Labeler
+from labeler.service.server import RunningServer, start_server
+from labeler.service.settings import ServiceSettings
+from labeler.settings import LabelOptions, Limits
+from labeler.store.registry import Registry
+from labeler.v1 import labeler_pb2 as pb
+from labeler.v1 import labeler_pb2_grpc as pb_grpc
+from labeler.verify import Verifier
+from labeler.watermark import WatermarkKey
+
+KEY = WatermarkKey(b"labeler-benchmark-key-0123456789")
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def temp_files(spool: Path) -> int:
+    return sum(1 for _ in spool.iterdir())
+
+
+class Server:
+    def __init__(self, settings: ServiceSettings, labeler: Labeler, verifier: Verifier) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.running: RunningServer = asyncio.run_coroutine_threadsafe(
+            start_server(settings, labeler, verifier), self.loop
+        ).result(60)
+        self.target = f"127.0.0.1:{self.running.port}"
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.running.stop(), self.loop).result(60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def one_mp_jpeg(data_dir: Path) -> bytes:
+    photos = load_corpus(data_dir)
+    source = max(photos, key=lambda p: p.rgb.shape[0] * p.rgb.shape[1]).rgb
+    buffer = io.BytesIO()
+    Image.fromarray(cv2.resize(source, (1155, 866), interpolation=cv2.INTER_AREA)).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def latency_section(server: Server, labeler: Labeler, jpeg: bytes, calls: int, workers: int) -> tuple[str, Any]:
+    config = pb.LabelConfig(content_producer="bench")
+    options = LabelOptions(producer="bench")
+    # Direct API, as many threads as the server has workers.
+    start = time.perf_counter()
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda _: labeler.label_bytes(jpeg, options, record=False), range(calls)))
+    direct_rate = calls / (time.perf_counter() - start)
+
+    latencies: list[float] = []
+    with LabelerClient(server.target) as client:
+        client.label(jpeg, config)  # warm-up
+
+        def timed(_: int) -> None:
+            began = time.perf_counter()
+            client.label(jpeg, config)
+            latencies.append(time.perf_counter() - began)
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(timed, range(calls)))
+        service_rate = calls / (time.perf_counter() - start)
+    raw = {"calls": calls, "concurrency": 4, "workers": workers, "p50_ms": percentile(latencies, 50) * 1e3,
+           "p99_ms": percentile(latencies, 99) * 1e3, "service_calls_per_s": service_rate,
+           "direct_calls_per_s": direct_rate, "ratio": service_rate / direct_rate, "jpeg_bytes": len(jpeg)}
+    text = table(
+        ["calls", "p50 ms", "p99 ms", "service calls/s", "direct API calls/s", "service / direct"],
+        [[calls, f"{raw['p50_ms']:.0f}", f"{raw['p99_ms']:.0f}", f"{service_rate:.1f}", f"{direct_rate:.1f}",
+          f"{raw['ratio'] * 100:.0f}%"]],
+    )
+    return text, raw
+
+
+def big_upload_section(server: Server, megabytes: int) -> tuple[str, Any]:
+    """Stream ``megabytes`` of a (valid-looking, then garbage) upload and watch the process RSS."""
+    chunk = b"\x89PNG\r\n\x1a\n" + os.urandom(1024 * 1024 - 8)
+    peak = [rss_mb()]
+    before = peak[0]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], rss_mb())
+            time.sleep(0.02)
+
+    def requests() -> Iterator[pb.VerifyRequest]:
+        yield pb.VerifyRequest(config=pb.VerifyConfig(filename="big.png"))
+        for _ in range(megabytes):
+            yield pb.VerifyRequest(chunk=chunk)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    start = time.perf_counter()
+    code = "OK"
+    with grpc.insecure_channel(server.target, options=[("grpc.max_send_message_length", 8 << 20)]) as channel:
+        try:
+            pb_grpc.LabelerServiceStub(channel).Verify(requests(), timeout=600)
+        except grpc.RpcError as error:
+            code = error.code().name
+    elapsed = time.perf_counter() - start
+    stop.set()
+    sampler.join()
+    raw = {"megabytes": megabytes, "status": code, "rss_before_mb": before, "rss_peak_mb": peak[0],
+           "rss_growth_mb": peak[0] - before, "seconds": elapsed}
+    text = table(["upload MB", "status", "RSS growth MB (client + server process)", "seconds"],
+                 [[megabytes, code, f"{peak[0] - before:.0f}", f"{elapsed:.1f}"]])
+    return text, raw
+
+
+def soak_section(server: Server, spool: Path, jpeg: bytes, calls: int) -> tuple[str, Any]:
+    small = io.BytesIO()
+    Image.open(io.BytesIO(jpeg)).resize((400, 300)).save(small, "JPEG", quality=85)
+    small_jpeg = small.getvalue()
+    cases: list[tuple[str, str, bytes, set[str]]] = [
+        ("label", "valid", small_jpeg, {"OK"}),
+        ("verify", "valid", small_jpeg, {"OK"}),
+        ("verify", "truncated", small_jpeg[: len(small_jpeg) // 3], {"CORRUPT_MEDIA"}),
+        ("label", "unsupported", b"GIF89a" + bytes(200), {"UNSUPPORTED_FORMAT"}),
+        ("verify", "garbage", os.urandom(5000), {"UNSUPPORTED_FORMAT"}),
+        ("label", "empty", b"", {"EMPTY_MEDIA"}),
+    ]
+    outcomes: Counter[str] = Counter()
+    unexpected: Counter[str] = Counter()
+    fds_before, rss_before, temps_before = open_fds(), rss_mb(), temp_files(spool)
+    config = pb.LabelConfig(content_producer="soak")
+    with LabelerClient(server.target) as client:
+
+        def one(i: int) -> None:
+            method, kind, data, expected = cases[i % len(cases)]
+            try:
+                if method == "label":
+                    client.label(data, config)
+                else:
+                    client.verify(data)
+                got = "OK"
+            except LabelerError as error:
+                got = error.code
+            outcomes[f"{method}/{kind}: {got}"] += 1
+            if got not in expected:
+                unexpected[f"{method}/{kind}: {got}"] += 1
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(one, range(calls)))
+        elapsed = time.perf_counter() - start
+    time.sleep(0.5)
+    raw = {"calls": calls, "seconds": elapsed, "unexpected": dict(unexpected), "outcomes": dict(outcomes),
+           "fd_growth": open_fds() - fds_before, "rss_growth_mb": rss_mb() - rss_before,
+           "temp_file_growth": temp_files(spool) - temps_before, "inflight_after": server.running.pool.admitted}
+    text = table(["calls", "seconds", "unexpected outcomes", "open fd growth", "temp files left", "RSS growth MB"],
+                 [[calls, f"{elapsed:.0f}", sum(unexpected.values()), raw["fd_growth"], raw["temp_file_growth"],
+                   f"{raw['rss_growth_mb']:.0f}"]])
+    return text, raw
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--calls", type=int, default=200, help="Label calls for the latency table")
+    parser.add_argument("--soak", type=int, default=10_000, help="mixed calls in the soak")
+    parser.add_argument("--big-mb", type=int, default=500, help="size of the large upload")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--data", type=Path, default=Path("bench-data"))
+    parser.add_argument("--out", type=Path, default=Path("out/bench"))
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)
+    jpeg = one_mp_jpeg(args.data)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        spool = Path(tmp) / "spool"
+        spool.mkdir()
+        registry = Registry.open(Path(tmp) / "registry.sqlite")
+        limits = Limits(max_bytes=(args.big_mb + 16) * 1024 * 1024)
+        labeler = Labeler(KEY, registry, limits)
+        settings = ServiceSettings(address="127.0.0.1:0", workers=args.workers, queue_depth=16, limits=limits,
+                                   spool_dir=spool)
+        server = Server(settings, labeler, Verifier(KEY, registry, limits))
+        print(f"# Service load benchmark\n\nloopback, {args.workers} workers, 1 MP JPEG {len(jpeg)} bytes\n")
+        try:
+            for title, run in (
+                ("Label latency and throughput (concurrency 4)",
+                 lambda: latency_section(server, labeler, jpeg, args.calls, args.workers)),
+                (f"Large upload ({args.big_mb} MB)", lambda: big_upload_section(server, args.big_mb)),
+                (f"Soak ({args.soak} mixed calls)", lambda: soak_section(server, spool, jpeg, args.soak)),
+            ):
+                text, raw = run()
+                results[title] = raw
+                print(f"## {title}\n\n{text}\n", flush=True)
+        finally:
+            server.stop()
+            registry.close()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "service.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
