@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--key-file", type=Path, help="watermark key file (default: $LABELER_KEY, "
                         f"$LABELER_KEY_FILE, then {default_key_path()})")
-    common.add_argument("--registry", type=Path, help=f"SQLite registry file (default: {default_registry_path()})")
+    common.add_argument("--registry", "--db", dest="registry", metavar="PATH_OR_DSN",
+                        help=f"registry: an SQLite file or a postgresql:// DSN (default: {default_registry_path()})")
     common.add_argument("--no-registry", action="store_true", help="do not record or look up labelings")
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
     common.add_argument("--trust-anchors", type=Path, help="PEM bundle of C2PA trust anchors (root certificates)")
@@ -150,7 +151,13 @@ def _config_dir(args: argparse.Namespace) -> Path:
 
 
 def _manifest_dir(args: argparse.Namespace) -> Path | None:
-    return None if args.no_registry else (args.registry or default_registry_path()).parent / "c2pa-manifests"
+    if args.no_registry:
+        return None
+    from labeler.store.postgres import is_dsn
+
+    location = args.registry or default_registry_path()
+    folder = default_registry_path().parent if is_dsn(location) else Path(location).parent
+    return folder / "c2pa-manifests"
 
 
 def _provenance_options(args: argparse.Namespace, options: LabelOptions) -> tuple[LabelOptions, Any]:

@@ -190,8 +190,14 @@ class Registry:
     def open(cls, path: Path | str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Registry:
         """Open (creating parent folders and the schema when needed) the registry at ``path``.
 
-        ``busy_timeout`` is how many seconds a write waits for a concurrent writer before failing.
+        ``path`` is an SQLite file, ``":memory:"``, or a ``postgresql://`` DSN (PostgreSQL backend, same
+        schema and API). ``busy_timeout`` is how many seconds a write waits for a concurrent writer
+        before failing (SQLite) or how long connecting may take (PostgreSQL).
         """
+        from labeler.store import postgres
+
+        if postgres.is_dsn(path):
+            return postgres.PostgresRegistry.connect(str(path), busy_timeout)
         in_memory = str(path) == ":memory:"
         where = ":memory:" if in_memory else str(Path(path))
         if not in_memory:
@@ -240,27 +246,17 @@ class Registry:
 
     def record(self, rec: LabelRecord) -> None:
         """Store one labeling. Hashes are stored lower-case; the watermark ID as signed 64-bit."""
-        for name in ("output_sha256", "input_sha256"):
-            if not _SHA256_HEX.fullmatch(getattr(rec, name)):
-                raise RegistryError(f"{name} must be 64 hex digits, got {getattr(rec, name)!r}")
-        if rec.watermark_id is not None and not 0 <= rec.watermark_id < _U64:
-            raise RegistryError(f"watermark id {rec.watermark_id} does not fit in 64 bits")
-        values = (
-            rec.produce_id,
-            rec.content_producer,
-            None if rec.watermark_id is None else to_signed64(rec.watermark_id),
-            rec.output_sha256.lower(),
-            rec.input_sha256.lower(),
-            rec.media_kind,
-            rec.media_format,
-            rec.label_value,
-            rec.key_id,
-            rec.created_at,
-        )
+        self.record_many([rec])
+
+    def record_many(self, records: list[LabelRecord]) -> None:
+        """Store several labelings in one transaction (all or none): batch jobs insert this way."""
+        rows = [_record_values(rec) for rec in records]
+        if not rows:
+            return
         with self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.execute(f"INSERT INTO label_records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+                conn.executemany(f"INSERT INTO label_records ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -318,6 +314,27 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({self._where!r})"
+
+
+def _record_values(rec: LabelRecord) -> tuple[object, ...]:
+    """The row for ``rec``, validated (both backends insert exactly this)."""
+    for name in ("output_sha256", "input_sha256"):
+        if not _SHA256_HEX.fullmatch(getattr(rec, name)):
+            raise RegistryError(f"{name} must be 64 hex digits, got {getattr(rec, name)!r}")
+    if rec.watermark_id is not None and not 0 <= rec.watermark_id < _U64:
+        raise RegistryError(f"watermark id {rec.watermark_id} does not fit in 64 bits")
+    return (
+        rec.produce_id,
+        rec.content_producer,
+        None if rec.watermark_id is None else to_signed64(rec.watermark_id),
+        rec.output_sha256.lower(),
+        rec.input_sha256.lower(),
+        rec.media_kind,
+        rec.media_format,
+        rec.label_value,
+        rec.key_id,
+        rec.created_at,
+    )
 
 
 def _prepare(conn: sqlite3.Connection, where: str) -> None:
