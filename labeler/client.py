@@ -93,24 +93,27 @@ class LabelerClient:
         for start in range(0, len(data), self.chunk_bytes):
             yield message_type(chunk=data[start : start + self.chunk_bytes])
 
-    def label(self, data: bytes, config: pb.LabelConfig) -> LabelReply:
+    def _streamed(self, method: Any, request_type: Any, config: Any, data: bytes) -> tuple[Any, bytes]:
+        """Call a config+chunks -> result+chunks method; the result message and the joined media."""
         try:
-            responses = self._stub.Label(
-                self._requests(pb.LabelRequest, "config", config, data), timeout=self.timeout, metadata=self._metadata
-            )
-            result: pb.LabelResult | None = None
+            result = None
             parts: list[bytes] = []
-            for response in responses:
+            for response in method(
+                self._requests(request_type, "config", config, data), timeout=self.timeout, metadata=self._metadata
+            ):
                 if response.WhichOneof("kind") == "result":
                     result = response.result
                 else:
                     parts.append(response.chunk)
         except grpc.RpcError as error:
             _raise_from(error)
-            raise  # unreachable
+            raise  # unreachable: _raise_from always raises
         if result is None:
             raise errors.ServiceError("the server sent no result message")
-        return LabelReply(result, b"".join(parts))
+        return result, b"".join(parts)
+
+    def label(self, data: bytes, config: pb.LabelConfig) -> LabelReply:
+        return LabelReply(*self._streamed(self._stub.Label, pb.LabelRequest, config, data))
 
     def verify(self, data: bytes, user_declared: bool = False, filename: str = "") -> pb.VerifyResponse:
         config = pb.VerifyConfig(user_declared=user_declared, filename=filename)
@@ -123,24 +126,7 @@ class LabelerClient:
             raise
 
     def propagate(self, data: bytes, config: pb.PropagateConfig) -> PropagateReply:
-        try:
-            responses = self._stub.Propagate(
-                self._requests(pb.PropagateRequest, "config", config, data),
-                timeout=self.timeout, metadata=self._metadata,
-            )
-            result: pb.PropagateResult | None = None
-            parts: list[bytes] = []
-            for response in responses:
-                if response.WhichOneof("kind") == "result":
-                    result = response.result
-                else:
-                    parts.append(response.chunk)
-        except grpc.RpcError as error:
-            _raise_from(error)
-            raise
-        if result is None:
-            raise errors.ServiceError("the server sent no result message")
-        return PropagateReply(result, b"".join(parts))
+        return PropagateReply(*self._streamed(self._stub.Propagate, pb.PropagateRequest, config, data))
 
     def close(self) -> None:
         self._channel.close()

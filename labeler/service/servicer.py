@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
@@ -157,34 +157,66 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         finally:
             upload.close()
 
-    async def Label(  # gRPC method name
-        self, request_iterator: AsyncIterator[pb.LabelRequest], context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[pb.LabelResponse]:
-        call = _Call(self, "Label", context)
+    async def _media_call(
+        self, method: str, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext,
+        process: Callable[[_Call, Any, bytes], Awaitable[tuple[Any, bytes]]], response_type: Any,
+    ) -> AsyncIterator[Any]:
+        """The shape of Label and Propagate: admit, receive, process in the pool, stream result + media."""
+        call = _Call(self, method, context)
         admitted = False
         try:
             await call.admit()
             admitted = True
-            config, data = await self._receive_bytes(call, request_iterator)
-            options = label_options(config)
-            result = await call.work(self.labeler.label_bytes, data, options, self.labeler.registry is not None)
-            yield pb.LabelResponse(result=pb.LabelResult(
-                format=result.format, width=result.width, height=result.height,
-                content_producer=result.content_producer, produce_id=result.produce_id,
-                watermark_id=f"{result.watermark_id:016x}" if result.watermark_id is not None else "",
-                output_sha256=result.output_sha256, output_bytes=len(result.data),
-                recorded=self.labeler.registry is not None,
-                result_json=json.dumps(result.to_dict(), ensure_ascii=False),
-            ))
-            for chunk in chunks(result.data, self.settings.response_chunk_bytes):
-                yield pb.LabelResponse(chunk=chunk)
-            self.metrics.bytes_out.labels("Label").inc(len(result.data))
+            config, data = await self._receive_bytes(call, requests)
+            result, media = await process(call, config, data)
+            yield response_type(result=result)
+            for chunk in chunks(media, self.settings.response_chunk_bytes):
+                yield response_type(chunk=chunk)
+            self.metrics.bytes_out.labels(method).inc(len(media))
         except (asyncio.CancelledError, GeneratorExit):
             raise
         except Exception as error:
             await call.fail(error)
         finally:
             call.finish(admitted)
+
+    async def _label(self, call: _Call, config: pb.LabelConfig, data: bytes) -> tuple[pb.LabelResult, bytes]:
+        options = label_options(config)
+        result = await call.work(self.labeler.label_bytes, data, options, self.labeler.registry is not None)
+        message = pb.LabelResult(
+            format=result.format, width=result.width, height=result.height,
+            content_producer=result.content_producer, produce_id=result.produce_id,
+            watermark_id=f"{result.watermark_id:016x}" if result.watermark_id is not None else "",
+            output_sha256=result.output_sha256, output_bytes=len(result.data),
+            recorded=self.labeler.registry is not None,
+            result_json=json.dumps(result.to_dict(), ensure_ascii=False),
+        )
+        return message, result.data
+
+    async def _propagate(
+        self, call: _Call, config: pb.PropagateConfig, data: bytes
+    ) -> tuple[pb.PropagateResult, bytes]:
+        options = PropagateOptions(
+            content_propagator=config.content_propagator,
+            propagate_id=config.propagate_id or None,
+            user_declared=config.user_declared,
+            visible_label=VisibleLabelOptions(position=_corner(config.position)),
+        )
+        outcome = await call.work(propagate_bytes, data, self.verifier, options)
+        self.metrics.verdicts.labels(outcome.verdict.value).inc()
+        message = pb.PropagateResult(
+            verdict=_VERDICTS[outcome.verdict], reason=outcome.report.reason,
+            label_text=outcome.label_text or "", media_changed=outcome.media_changed,
+            aigc_json=outcome.aigc.to_json() if outcome.aigc else "",
+            report_json=json.dumps(outcome.report.to_dict(), ensure_ascii=False, default=str),
+        )
+        return message, outcome.data
+
+    async def Label(  # gRPC method name
+        self, request_iterator: AsyncIterator[pb.LabelRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.LabelResponse]:
+        async for message in self._media_call("Label", request_iterator, context, self._label, pb.LabelResponse):
+            yield message
 
     async def Verify(
         self, request_iterator: AsyncIterator[pb.VerifyRequest], context: grpc.aio.ServicerContext
@@ -210,35 +242,10 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         finally:
             call.finish(admitted)
 
-    async def Propagate(
+    async def Propagate(  # gRPC method name
         self, request_iterator: AsyncIterator[pb.PropagateRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.PropagateResponse]:
-        call = _Call(self, "Propagate", context)
-        admitted = False
-        try:
-            await call.admit()
-            admitted = True
-            config, data = await self._receive_bytes(call, request_iterator)
-            options = PropagateOptions(
-                content_propagator=config.content_propagator,
-                propagate_id=config.propagate_id or None,
-                user_declared=config.user_declared,
-                visible_label=VisibleLabelOptions(position=_corner(config.position)),
-            )
-            outcome = await call.work(propagate_bytes, data, self.verifier, options)
-            self.metrics.verdicts.labels(outcome.verdict.value).inc()
-            yield pb.PropagateResponse(result=pb.PropagateResult(
-                verdict=_VERDICTS[outcome.verdict], reason=outcome.report.reason,
-                label_text=outcome.label_text or "", media_changed=outcome.media_changed,
-                aigc_json=outcome.aigc.to_json() if outcome.aigc else "",
-                report_json=json.dumps(outcome.report.to_dict(), ensure_ascii=False, default=str),
-            ))
-            for chunk in chunks(outcome.data, self.settings.response_chunk_bytes):
-                yield pb.PropagateResponse(chunk=chunk)
-            self.metrics.bytes_out.labels("Propagate").inc(len(outcome.data))
-        except (asyncio.CancelledError, GeneratorExit):
-            raise
-        except Exception as error:
-            await call.fail(error)
-        finally:
-            call.finish(admitted)
+        async for message in self._media_call(
+            "Propagate", request_iterator, context, self._propagate, pb.PropagateResponse
+        ):
+            yield message

@@ -7,6 +7,8 @@ google.rpc.RetryInfo with the delay a client should wait.
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
@@ -60,26 +62,24 @@ def status_for(error: errors.LabelerError) -> grpc.Status:
     return rich_status(status_code_for(error), error.code, error.message)
 
 
+def _detail(rpc_error: grpc.RpcError, message_type: Any) -> Any:
+    """The first detail of ``message_type`` in a failed call's rich status (client side), or None."""
+    status = rpc_status.from_call(rpc_error)  # type: ignore[arg-type]
+    for detail in status.details if status is not None else ():
+        if detail.Is(message_type.DESCRIPTOR):
+            message = message_type()
+            detail.Unpack(message)
+            return message
+    return None
+
+
 def error_reason(rpc_error: grpc.RpcError) -> str | None:
     """The ErrorInfo reason of a failed call (client side), or None."""
-    status = rpc_status.from_call(rpc_error)  # type: ignore[arg-type]
-    if status is None:
-        return None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return str(info.reason)
-    return None
+    info = _detail(rpc_error, error_details_pb2.ErrorInfo)
+    return None if info is None else str(info.reason)
 
 
 def retry_delay_seconds(rpc_error: grpc.RpcError) -> float | None:
-    status = rpc_status.from_call(rpc_error)  # type: ignore[arg-type]
-    if status is None:
-        return None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            info = error_details_pb2.RetryInfo()
-            detail.Unpack(info)
-            return float(info.retry_delay.ToMilliseconds()) / 1000.0
-    return None
+    """The RetryInfo delay of a failed call (client side), or None."""
+    info = _detail(rpc_error, error_details_pb2.RetryInfo)
+    return None if info is None else float(info.retry_delay.ToMilliseconds()) / 1000.0

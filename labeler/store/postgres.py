@@ -13,12 +13,11 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, Final
 
 from labeler.errors import RegistryError
 from labeler.store import registry as base
-from labeler.store.registry import MIGRATIONS, SCHEMA_VERSION, LabelRecord, Registry
+from labeler.store.registry import SCHEMA_VERSION, LabelRecord, Registry
 
 _POSTGRES_DIALECT: Final = {"id_column": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}
 #: Any fixed 64-bit number: the advisory lock that serialises migrations across replicas.
@@ -138,13 +137,4 @@ def _migrate(cursor: Any, where: str) -> None:
                 f"registry {where} has schema version {current}, newer than this labeler supports "
                 f"({SCHEMA_VERSION}); upgrade labeler"
             )
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        for migration in MIGRATIONS:
-            if migration.version <= current:
-                continue
-            for statement in migration.statements:
-                cursor.execute(statement.format(**_POSTGRES_DIALECT))
-            cursor.execute(
-                "INSERT INTO schema_version (version, description, applied_at) VALUES (%s, %s, %s)",
-                (migration.version, migration.description, now),
-            )
+        base.apply_migrations(cursor.execute, current, _POSTGRES_DIALECT, "%s")

@@ -316,6 +316,23 @@ class Registry:
         return f"Registry({self._where!r})"
 
 
+def apply_migrations(
+    execute: Callable[..., object], current: int, dialect: dict[str, str], placeholder: str
+) -> None:
+    """Run every migration newer than ``current`` through ``execute`` (inside the caller's transaction)."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    marks = ", ".join([placeholder] * 3)
+    for migration in MIGRATIONS:
+        if migration.version <= current:
+            continue
+        for statement in migration.statements:
+            execute(statement.format(**dialect))
+        execute(
+            f"INSERT INTO schema_version (version, description, applied_at) VALUES ({marks})",
+            (migration.version, migration.description, now),
+        )
+
+
 def _record_values(rec: LabelRecord) -> tuple[object, ...]:
     """The row for ``rec``, validated (both backends insert exactly this)."""
     for name in ("output_sha256", "input_sha256"):
@@ -387,16 +404,7 @@ def _migrate(conn: sqlite3.Connection, where: str) -> None:
                 f"registry {where} has schema version {current}, newer than this labeler supports "
                 f"({SCHEMA_VERSION}); upgrade labeler"
             )
-        now = datetime.now(UTC).isoformat(timespec="seconds")
-        for migration in MIGRATIONS:
-            if migration.version <= current:
-                continue
-            for statement in migration.statements:
-                conn.execute(statement.format(**_SQLITE_DIALECT))
-            conn.execute(
-                "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
-                (migration.version, migration.description, now),
-            )
+        apply_migrations(conn.execute, current, _SQLITE_DIALECT, "?")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
