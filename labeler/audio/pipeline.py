@@ -30,6 +30,16 @@ from labeler.watermark.audio import AudioDetection, AudioWatermarkSettings, dete
 from labeler.watermark.keys import WatermarkKey
 
 
+def _stream_info(decoded: DecodedAudio, duration_seconds: float) -> dict[str, Any]:
+    return {
+        "container": decoded.container.name,
+        "codec": decoded.codec,
+        "sample_rate": decoded.sample_rate,
+        "channels": decoded.channels,
+        "duration_s": round(duration_seconds, 3),
+    }
+
+
 @dataclass(frozen=True)
 class AudioLabelOutcome:
     data: bytes
@@ -40,11 +50,7 @@ class AudioLabelOutcome:
 
     def info(self) -> dict[str, Any]:
         return {
-            "container": self.decoded.container.name,
-            "codec": self.decoded.codec,
-            "sample_rate": self.decoded.sample_rate,
-            "channels": self.decoded.channels,
-            "duration_s": round(self.duration_seconds, 3),
+            **_stream_info(self.decoded, self.duration_seconds),
             "prompt": (
                 {"kind": self.prompt.kind, "at_end": self.prompt.at_end} if self.prompt is not None else None
             ),
@@ -132,14 +138,7 @@ class AudioVerifyOutcome:
     prompt: PromptDetection
 
     def info(self) -> dict[str, Any]:
-        return {
-            "container": self.decoded.container.name,
-            "codec": self.decoded.codec,
-            "sample_rate": self.decoded.sample_rate,
-            "channels": self.decoded.channels,
-            "duration_s": round(self.decoded.duration, 3),
-            "prompt": self.prompt.to_dict(),
-        }
+        return {**_stream_info(self.decoded, self.decoded.duration), "prompt": self.prompt.to_dict()}
 
 
 def verify_audio(
