@@ -126,8 +126,8 @@ def latency_section(server: Server, labeler: Labeler, jpeg: bytes, calls: int, w
 
 
 def big_upload_section(server: Server, megabytes: int) -> tuple[str, Any]:
-    """Stream ``megabytes`` of a (valid-looking, then garbage) upload and watch the process RSS."""
-    chunk = b"\x89PNG\r\n\x1a\n" + os.urandom(1024 * 1024 - 8)
+    """Stream ``megabytes`` of a video upload (WebM header, no handler for it yet) and watch the RSS."""
+    chunk = b"\x1a\x45\xdf\xa3" + os.urandom(1024 * 1024 - 4)
     peak = [rss_mb()]
     before = peak[0]
     stop = threading.Event()
@@ -138,7 +138,7 @@ def big_upload_section(server: Server, megabytes: int) -> tuple[str, Any]:
             time.sleep(0.02)
 
     def requests() -> Iterator[pb.VerifyRequest]:
-        yield pb.VerifyRequest(config=pb.VerifyConfig(filename="big.png"))
+        yield pb.VerifyRequest(config=pb.VerifyConfig(filename="big.webm"))
         for _ in range(megabytes):
             yield pb.VerifyRequest(chunk=chunk)
 

@@ -21,6 +21,7 @@ from labeler.service.settings import ServiceSettings
 from labeler.service.spool import chunks, receive
 from labeler.service.status import rich_status, status_for
 from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
+from labeler.sniffing import check_head
 from labeler.v1 import labeler_pb2 as pb
 from labeler.v1 import labeler_pb2_grpc as pb_grpc
 from labeler.verify import Verdict, Verifier, VerifyReport
@@ -150,7 +151,7 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         self.settings, self.labeler, self.verifier, self.pool, self.metrics = settings, labeler, verifier, pool, metrics
 
     async def _receive_bytes(self, call: _Call, requests: AsyncIterator[Any]) -> tuple[Any, bytes]:
-        upload = await receive(requests, self.settings)
+        upload = await receive(requests, self.settings, check_head)
         try:
             call.bytes_in = upload.size
             return upload.config, upload.read()

@@ -5,12 +5,13 @@ ends: completed, failed, cancelled or disconnected."""
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
 from labeler.errors import EmptyMedia, InvalidOption, MediaTooLarge
 from labeler.service.settings import ServiceSettings
+from labeler.sniffing import HEAD_BYTES
 
 
 @dataclass
@@ -27,14 +28,21 @@ class Upload:
         self.file.close()
 
 
-async def receive(requests: AsyncIterator[Any], settings: ServiceSettings) -> Upload:
-    """Read a config-then-chunks stream (messages with a ``config`` / ``chunk`` oneof named ``kind``)."""
+async def receive(
+    requests: AsyncIterator[Any], settings: ServiceSettings, check_head: Callable[[bytes], None] | None = None
+) -> Upload:
+    """Read a config-then-chunks stream (messages with a ``config`` / ``chunk`` oneof named ``kind``).
+
+    ``check_head`` sees the first HEAD_BYTES of the media as soon as they arrive and may raise, so an
+    unsupported upload is refused without receiving the rest of it.
+    """
     spool: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115  # closed by Upload.close / on error
         max_size=settings.spool_memory_bytes, dir=None if settings.spool_dir is None else str(settings.spool_dir),
         prefix="labeler-upload-"
     )
     config = None
     size = 0
+    head = b""
     try:
         async for message in requests:
             kind = message.WhichOneof("kind")
@@ -49,12 +57,18 @@ async def receive(requests: AsyncIterator[Any], settings: ServiceSettings) -> Up
                 if size > settings.limits.max_bytes:
                     raise MediaTooLarge(f"upload exceeds the server's limit of {settings.limits.max_bytes} bytes")
                 spool.write(message.chunk)
+                if check_head is not None and len(head) < HEAD_BYTES:
+                    head += message.chunk[: HEAD_BYTES - len(head)]
+                    if len(head) >= HEAD_BYTES:
+                        check_head(head)
             else:
                 raise InvalidOption("empty request message")
         if config is None:
             raise InvalidOption("no config message received")
         if size == 0:
             raise EmptyMedia("no media bytes received")
+        if check_head is not None and len(head) < HEAD_BYTES:
+            check_head(head)  # a file shorter than the head
     except BaseException:
         spool.close()
         raise

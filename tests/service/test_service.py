@@ -359,3 +359,32 @@ def test_prometheus_metrics(start: Callable[..., ServerThread]) -> None:
     assert 'labeler_requests_total{code="OK",method="Label"} 1.0' in text
     assert 'labeler_requests_total{code="INVALID_ARGUMENT",method="Verify"} 1.0' in text
     assert "labeler_request_seconds_bucket" in text
+
+
+def test_unsupported_upload_is_refused_after_its_first_chunk(start: Callable[..., ServerThread]) -> None:
+    server = start(limits=Limits(max_bytes=2**31))
+    sent = [0]
+
+    def requests() -> Iterator[pb.VerifyRequest]:
+        yield pb.VerifyRequest(config=pb.VerifyConfig(filename="clip.webm"))
+        chunk = b"\x1a\x45\xdf\xa3" + bytes(1024 * 1024 - 4)  # a WebM/Matroska header: no handler for it
+        for _ in range(400):
+            sent[0] += 1
+            yield pb.VerifyRequest(chunk=chunk)
+
+    with grpc.insecure_channel(server.target) as channel, pytest.raises(grpc.RpcError) as caught:
+        pb_grpc.LabelerServiceStub(channel).Verify(requests(), timeout=60)
+    assert error_reason(caught.value) == "UNSUPPORTED_FORMAT"
+    assert sent[0] < 100  # refused on the first chunk, not after 400 MB
+
+
+def test_head_check_matches_the_full_sniff() -> None:
+    from labeler.sniffing import check_head
+
+    for fmt in ("jpeg", "png", "webp"):
+        check_head(image_bytes(fmt, 64, 64)[:64])
+    check_head(b"RIFF\x00\x00\x00\x00WAVEfmt ")
+    check_head(b"ID3\x04\x00\x00\x00\x00\x00\x00")
+    for junk in (b"\x1a\x45\xdf\xa3", b"GIF89a", b"PK\x03\x04", b"x"):
+        with pytest.raises(errors.UnsupportedFormat):
+            check_head(junk)

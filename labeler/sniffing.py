@@ -1,0 +1,29 @@
+"""Is this the start of media labeler handles? Decided from the first bytes alone, so the service can
+refuse an unsupported upload (a video, an archive) after its first chunk instead of after spooling and
+reading all of it."""
+
+from __future__ import annotations
+
+from labeler import formats
+from labeler.audio.codec import CONTAINERS
+from labeler.errors import UnsupportedFormat
+
+#: How many leading bytes the check needs.
+HEAD_BYTES = 64
+
+
+def check_head(head: bytes) -> None:
+    """Raise UnsupportedFormat unless ``head`` starts like a supported image or audio file.
+
+    Only magic bytes are looked at; a file that passes may still be refused later (an MP4 that turns out
+    to hold video, a truncated image), so this never accepts anything the full sniff would refuse.
+    """
+    head = head[:HEAD_BYTES]
+    if head[:3] == b"ID3" or any(container.sniff(head) for container in CONTAINERS):
+        return
+    try:
+        formats.sniff(head)
+    except UnsupportedFormat:
+        raise UnsupportedFormat(
+            "not a supported format (images: JPEG, PNG, WebP; audio: WAV, FLAC, MP3, M4A/AAC, Ogg/Opus)"
+        ) from None
