@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                         f"$LABELER_KEY_FILE, then {default_key_path()})")
     common.add_argument("--registry", type=Path, help=f"SQLite registry file (default: {default_registry_path()})")
     common.add_argument("--no-registry", action="store_true", help="do not record or look up labelings")
+    common.add_argument("--db", help="registry: a SQLite file or a postgresql:// DSN (overrides --registry; "
+                        "default: $LABELER_DB, then the SQLite file)")
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
     common.add_argument("--trust-anchors", type=Path, help="PEM bundle of C2PA trust anchors (root certificates)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -97,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--force", action="store_true", help="replace an existing key")
     show = keys_sub.add_parser("show", help="print the configured key's public ID")
     show.add_argument("--key-file", type=Path)
+    from labeler.store.cli import add_registry_parser
+
+    add_registry_parser(sub, common)
     return parser
 
 
@@ -105,7 +110,9 @@ def _registry(args: argparse.Namespace) -> Iterator[Registry | None]:
     if args.no_registry:
         yield None
         return
-    registry = Registry.open(args.registry or default_registry_path())
+    from labeler.store.cli import registry_location
+
+    registry = Registry.open(registry_location(args))
     try:
         yield registry
     finally:
@@ -334,6 +341,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return cmd_label(args, out)
         if args.command == "verify":
             return cmd_verify(args, out, err)
+        if args.command == "registry":
+            from labeler.store.cli import cmd_registry
+
+            return cmd_registry(args, out)
         return cmd_keys(args, out)
     except LabelerError as exc:
         err.write(f"labeler: {exc.code}: {exc.message}\n")
