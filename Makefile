@@ -40,6 +40,7 @@ bench: $(STAMP) $(NATIVE_LIB)
 	$(PY) -m benchmarks.image
 	$(PY) -m benchmarks.flat_area
 	$(PY) -m benchmarks.provenance
+	$(PY) -m benchmarks.registry --postgres
 
 ## Rebuild the bundled CJK font subset from Debian's fonts-noto-cjk (needs apt).
 font: $(STAMP)
