@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--trust-label-key", type=Path, action="append", default=[],
                      help="an Ed25519 key (PEM) whose AIGC label signatures are trusted (repeatable; the "
                      "configured aigc-signing.key is always trusted)")
+    from labeler.report.cli import add_audit_arguments
+
+    add_audit_arguments(ver)
 
     keys = sub.add_parser("keys", help="manage the watermark key")
     keys_sub = keys.add_subparsers(dest="keys_command", required=True, parser_class=_Parser)
@@ -288,6 +291,13 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     trust = TrustSettings(
         c2pa_trust_anchors=args.trust_anchors, label_keys=label_keys, manifest_dir=_manifest_dir(args)
     )
+    from labeler.report.cli import audit_requested, cmd_audit
+
+    if audit_requested(args):
+        from labeler.store.cli import registry_location
+
+        location = None if args.no_registry else registry_location(args)
+        return cmd_audit(args, files, key, trust, location, out, err, _human_report)
     with _registry(args) as registry:
         verifier = Verifier(key, registry, trust=trust)
         for path in files:
