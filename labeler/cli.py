@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     from labeler.store.cli import add_registry_parser
 
     add_registry_parser(sub, common)
+    from labeler.batch.cli import add_batch_parser
+
+    add_batch_parser(sub, common)
     return parser
 
 
@@ -321,6 +324,21 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return status
 
 
+def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
+    from labeler.batch.cli import cmd_batch as run_batch
+    from labeler.provenance.devca import LABEL_KEY_FILE
+    from labeler.settings import TrustSettings
+
+    key = None
+    with contextlib.suppress(KeyMissing):
+        key = resolve_key(args.key_file)
+    own_label_key = _config_dir(args) / LABEL_KEY_FILE
+    trust = TrustSettings(c2pa_trust_anchors=args.trust_anchors,
+                          label_keys=(own_label_key,) if own_label_key.exists() else (),
+                          manifest_dir=_manifest_dir(args))
+    return run_batch(args, _expand([args.src], recursive=True), key, trust, out)
+
+
 def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:
     if args.keys_command == "init":
         path = args.path or default_key_path()
@@ -351,6 +369,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return cmd_label(args, out)
         if args.command == "verify":
             return cmd_verify(args, out, err)
+        if args.command == "batch":
+            return cmd_batch(args, out)
         if args.command == "registry":
             from labeler.store.cli import cmd_registry
 
