@@ -41,6 +41,7 @@ bench: $(STAMP) $(NATIVE_LIB)
 	$(PY) -m benchmarks.flat_area
 	$(PY) -m benchmarks.provenance
 	$(PY) -m benchmarks.registry --postgres
+	$(PY) -m benchmarks.audit --n 1000
 
 ## Rebuild the bundled CJK font subset from Debian's fonts-noto-cjk (needs apt).
 font: $(STAMP)
