@@ -109,8 +109,8 @@ def _ray(files: Sequence[Path], kind: str, arg: Any, workers: int, address: str 
         else:
             ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False)
     try:
-        ds = ray.data.from_items([{"path": str(p)} for p in files])
-        ds = ds.map_batches(_RayCallable, fn_constructor_args=(kind, arg), batch_size=8,
+        listing = ray.data.from_items([{"path": str(p)} for p in files])
+        ds = listing.map_batches(_RayCallable, fn_constructor_args=(kind, arg), batch_size=8,
                             concurrency=workers, num_cpus=1, batch_format="numpy")
         order = {str(p): i for i, p in enumerate(files)}
         entries = [json.loads(row["entry"]) for row in ds.iter_rows()]
