@@ -53,6 +53,8 @@ bench: $(STAMP) $(NATIVE_LIB)
 	$(PY) -m benchmarks.audio
 	$(PY) -m benchmarks.provenance
 	$(PY) -m benchmarks.service_load
+	$(PY) -m benchmarks.registry --postgres
+	$(PY) -m benchmarks.audit --n 1000
 
 ## Rebuild the bundled CJK font subset from Debian's fonts-noto-cjk (needs apt).
 font: $(STAMP)

@@ -47,9 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--key-file", type=Path, help="watermark key file (default: $LABELER_KEY, "
                         f"$LABELER_KEY_FILE, then {default_key_path()})")
-    common.add_argument("--registry", "--db", dest="registry", metavar="PATH_OR_DSN",
-                        help=f"registry: an SQLite file or a postgresql:// DSN (default: {default_registry_path()})")
+    common.add_argument("--registry", type=Path, help=f"SQLite registry file (default: {default_registry_path()})")
     common.add_argument("--no-registry", action="store_true", help="do not record or look up labelings")
+    common.add_argument("--db", help="registry: a SQLite file or a postgresql:// DSN (overrides --registry; "
+                        "default: $LABELER_DB, then the SQLite file)")
     common.add_argument("--json", action="store_true", help="print machine-readable JSON")
     common.add_argument("--trust-anchors", type=Path, help="PEM bundle of C2PA trust anchors (root certificates)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -93,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--trust-label-key", type=Path, action="append", default=[],
                      help="an Ed25519 key (PEM) whose AIGC label signatures are trusted (repeatable; the "
                      "configured aigc-signing.key is always trusted)")
+    from labeler.report.cli import add_audit_arguments
+
+    add_audit_arguments(ver)
     cli_service.add_client_options(ver)
     cli_service.add_service_commands(sub, common)
 
@@ -106,6 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--key-file", type=Path)
     keys_sub.add_parser("hash-token", help="print the SHA-256 of a bearer token read from standard input "
                         "(for `labeler serve --token-hash`)")
+    from labeler.store.cli import add_registry_parser
+
+    add_registry_parser(sub, common)
+    from labeler.batch.cli import add_batch_parser
+
+    add_batch_parser(sub, common)
     return parser
 
 
@@ -114,7 +124,9 @@ def _registry(args: argparse.Namespace) -> Iterator[Registry | None]:
     if args.no_registry:
         yield None
         return
-    registry = Registry.open(args.registry or default_registry_path())
+    from labeler.store.cli import registry_location
+
+    registry = Registry.open(registry_location(args))
     try:
         yield registry
     finally:
@@ -151,13 +163,7 @@ def _config_dir(args: argparse.Namespace) -> Path:
 
 
 def _manifest_dir(args: argparse.Namespace) -> Path | None:
-    if args.no_registry:
-        return None
-    from labeler.store.postgres import is_dsn
-
-    location = args.registry or default_registry_path()
-    folder = default_registry_path().parent if is_dsn(location) else Path(location).parent
-    return folder / "c2pa-manifests"
+    return None if args.no_registry else (args.registry or default_registry_path()).parent / "c2pa-manifests"
 
 
 def _provenance_options(args: argparse.Namespace, options: LabelOptions) -> tuple[LabelOptions, Any]:
@@ -310,55 +316,69 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from labeler.verify import Verifier
 
+    if args.server:
+        return cli_service.remote_verify(args, _expand(args.paths, args.recursive), out, err, _human_report)
+    key = None
+    with contextlib.suppress(KeyMissing):
+        key = resolve_key(args.key_file)
+    if key is None and not args.json:
+        err.write("labeler: note: no watermark key configured; checking metadata only\n")
     files = _expand(args.paths, args.recursive)
     if not files:
         raise InvalidOption("no files to verify")
     results: list[dict[str, Any]] = []
-    counts = {"errors": 0, "unlabelled": 0}
+    errors = unlabelled = 0
+    from labeler.provenance.devca import LABEL_KEY_FILE
+    from labeler.settings import TrustSettings
 
-    def emit(path: Path, entry: dict[str, Any]) -> None:
-        results.append(entry)
-        if "error" in entry:
-            counts["errors"] += 1
+    own_label_key = _config_dir(args) / LABEL_KEY_FILE
+    label_keys = tuple(args.trust_label_key) + ((own_label_key,) if own_label_key.exists() else ())
+    trust = TrustSettings(
+        c2pa_trust_anchors=args.trust_anchors, label_keys=label_keys, manifest_dir=_manifest_dir(args)
+    )
+    from labeler.report.cli import audit_requested, cmd_audit
+
+    if audit_requested(args):
+        from labeler.store.cli import registry_location
+
+        location = None if args.no_registry else registry_location(args)
+        return cmd_audit(args, files, key, trust, location, out, err, _human_report)
+    with _registry(args) as registry:
+        verifier = Verifier(key, registry, trust=trust)
+        for path in files:
+            try:
+                report = verifier.verify_file(path, user_declared=args.declared).to_dict()
+            except LabelerError as exc:
+                errors += 1
+                entry = {"source": str(path), "error": {"code": exc.code, "message": exc.message}}
+                results.append(entry)
+                if not args.json:
+                    err.write(f"{path}: ERROR {exc.code}: {exc.message}\n")
+                continue
+            unlabelled += report["verdict"] == "none"
+            results.append(report)
             if not args.json:
-                err.write(f"{path}: ERROR {entry['error']['code']}: {entry['error']['message']}\n")
-            return
-        counts["unlabelled"] += entry["verdict"] == "none"
-        if not args.json:
-            _human_report(entry, out)
-
-    if args.server:
-        for path, entry in zip(files, cli_service.remote_reports(args, files), strict=True):
-            emit(path, entry)
-    else:
-        key = None
-        with contextlib.suppress(KeyMissing):
-            key = resolve_key(args.key_file)
-        if key is None and not args.json:
-            err.write("labeler: note: no watermark key configured; checking metadata only\n")
-        from labeler.provenance.devca import LABEL_KEY_FILE
-        from labeler.settings import TrustSettings
-
-        own_label_key = _config_dir(args) / LABEL_KEY_FILE
-        label_keys = tuple(args.trust_label_key) + ((own_label_key,) if own_label_key.exists() else ())
-        trust = TrustSettings(
-            c2pa_trust_anchors=args.trust_anchors, label_keys=label_keys, manifest_dir=_manifest_dir(args)
-        )
-        with _registry(args) as registry:
-            verifier = Verifier(key, registry, trust=trust)
-            for path in files:
-                try:
-                    report = verifier.verify_file(path, user_declared=args.declared).to_dict()
-                except LabelerError as exc:
-                    emit(path, {"source": str(path), "error": {"code": exc.code, "message": exc.message}})
-                    continue
-                emit(path, report)
-    errors, unlabelled = counts["errors"], counts["unlabelled"]
+                _human_report(report, out)
     status = EXIT_ERROR if errors else (EXIT_UNLABELLED if unlabelled else EXIT_OK)
     if args.json:
         summary = {"files": len(files), "errors": errors, "unlabelled": unlabelled, "exit_status": status}
         out.write(json.dumps({"results": results, "summary": summary}, ensure_ascii=False, indent=2) + "\n")
     return status
+
+
+def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
+    from labeler.batch.cli import cmd_batch as run_batch
+    from labeler.provenance.devca import LABEL_KEY_FILE
+    from labeler.settings import TrustSettings
+
+    key = None
+    with contextlib.suppress(KeyMissing):
+        key = resolve_key(args.key_file)
+    own_label_key = _config_dir(args) / LABEL_KEY_FILE
+    trust = TrustSettings(c2pa_trust_anchors=args.trust_anchors,
+                          label_keys=(own_label_key,) if own_label_key.exists() else (),
+                          manifest_dir=_manifest_dir(args))
+    return run_batch(args, _expand([args.src], recursive=True), key, trust, out)
 
 
 def cmd_keys(args: argparse.Namespace, out: TextIO) -> int:
@@ -395,8 +415,14 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             return cli_service.cmd_serve(args, err)
         if args.command == "propagate":
             return cli_service.cmd_propagate(args, out)
-        if args.keys_command == "hash-token":
+        if args.command == "keys" and args.keys_command == "hash-token":
             return cli_service.cmd_hash_token(out)
+        if args.command == "batch":
+            return cmd_batch(args, out)
+        if args.command == "registry":
+            from labeler.store.cli import cmd_registry
+
+            return cmd_registry(args, out)
         return cmd_keys(args, out)
     except LabelerError as exc:
         err.write(f"labeler: {exc.code}: {exc.message}\n")

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -123,6 +124,31 @@ def remote_reports(args: argparse.Namespace, files: list[Path]) -> list[dict[str
             except LabelerError as exc:
                 results.append({"source": str(path), "error": {"code": exc.code, "message": exc.message}})
     return results
+
+
+def remote_verify(
+    args: argparse.Namespace, files: list[Path], out: TextIO, err: TextIO,
+    human_report: Callable[[dict[str, Any], TextIO], None],
+) -> int:
+    """`labeler verify --server`: same output and exit statuses as a local run (0 / 1 unlabelled / 2 errors)."""
+    if not files:
+        raise InvalidOption("no files to verify")
+    results = remote_reports(args, files)
+    errors = unlabelled = 0
+    for entry in results:
+        if "error" in entry:
+            errors += 1
+            if not args.json:
+                err.write(f"{entry['source']}: ERROR {entry['error']['code']}: {entry['error']['message']}\n")
+            continue
+        unlabelled += entry["verdict"] == "none"
+        if not args.json:
+            human_report(entry, out)
+    status = 2 if errors else (1 if unlabelled else 0)
+    if args.json:
+        summary = {"files": len(files), "errors": errors, "unlabelled": unlabelled, "exit_status": status}
+        out.write(json.dumps({"results": results, "summary": summary}, ensure_ascii=False, indent=2) + "\n")
+    return status
 
 
 def cmd_propagate(args: argparse.Namespace, out: TextIO) -> int:

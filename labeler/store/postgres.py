@@ -1,140 +1,158 @@
-"""The PostgreSQL backend of the registry (psycopg 3): the same schema, migrations and API as the SQLite
-default, for several service replicas or batch workers writing to one registry.
+"""The PostgreSQL backend of the registry (psycopg 3): the same tables, migrations and queries as SQLite.
 
-``Registry.open("postgresql://user@host/db")`` returns one of these. Like the SQLite backend, one object
-owns one connection guarded by a lock (share it between threads; open one per process). Migrations run
-in one transaction under a transaction-scoped advisory lock, so replicas starting together cannot both
-apply them. Every psycopg error becomes a RegistryError with the DSN's password masked.
+For service replicas and auditors that share one registry. Choices worth knowing:
+
+* Queries are written once with ``?`` placeholders (SQLite's style) and translated to psycopg's ``%s``
+  here; the schema differs only in the surrogate key (``BIGINT GENERATED ALWAYS AS IDENTITY``).
+* **Migrations** run in one transaction holding a transaction-scoped advisory lock, after re-reading
+  ``schema_version`` under it, so replicas starting at once cannot both apply a step.
+* **Concurrency**: every write is its own transaction; PostgreSQL's MVCC lets concurrent writers
+  proceed without losing rows. ``lock_timeout``/``statement_timeout`` bound how long a call may wait.
+* One connection per object, guarded by a lock (calls from threads are serialised), like SQLite's.
 """
 
 from __future__ import annotations
 
-import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any, Final
 
+import psycopg
+
 from labeler.errors import RegistryError
-from labeler.store import registry as base
-from labeler.store.registry import SCHEMA_VERSION, LabelRecord, Registry
+from labeler.store.registry import (
+    _COLUMNS,
+    _SCHEMA_VERSION_TABLE,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    LabelRecord,
+    Registry,
+    _record_values,
+)
 
-_POSTGRES_DIALECT: Final = {"id_column": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}
-#: Any fixed 64-bit number: the advisory lock that serialises migrations across replicas.
-_MIGRATION_LOCK: Final = 0x6C6162656C6572  # "labeler"
-DSN_PREFIXES: Final = ("postgresql://", "postgres://")
+__all__ = ["PostgresRegistry", "redact_dsn"]
+
+_PG_DIALECT: Final = {"id_column": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY"}
+#: Arbitrary constant key for pg_advisory_xact_lock while migrating ("LABELREG" in ASCII).
+_MIGRATION_LOCK_KEY: Final = 0x4C4142454C524547
 
 
-def is_dsn(location: object) -> bool:
-    return isinstance(location, str) and location.startswith(DSN_PREFIXES)
+def redact_dsn(dsn: str) -> str:
+    """The DSN without its password, for messages and reports."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError:
+        return "postgresql://…"
+    host = info.get("host") or "localhost"
+    port = info.get("port") or "5432"
+    user = str(info.get("user") or "")
+    db = str(info.get("dbname") or "")
+    return f"postgresql://{user + '@' if user else ''}{host}:{port}/{db}"
 
 
-def mask_dsn(dsn: str) -> str:
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", dsn)
+def _pg(sql: str) -> str:
+    """``?`` placeholders to psycopg's ``%s`` (no literal ``?``/``%`` occurs in our SQL)."""
+    return sql.replace("?", "%s")
 
 
 class PostgresRegistry(Registry):
-    def __init__(self, connection: Any, where: str) -> None:  # psycopg.Connection
-        self._pg = connection
+    """A registry in a PostgreSQL database. Use :meth:`Registry.open` with a ``postgresql://`` DSN."""
+
+    def __init__(self, connection: psycopg.Connection[Any], where: str, busy_timeout: float) -> None:
+        self._pg_conn: psycopg.Connection[Any] | None = connection
         self._where = where
+        self._busy_timeout = busy_timeout
         self._lock = threading.Lock()
 
     @classmethod
-    def connect(cls, dsn: str, connect_timeout: float = 10.0) -> PostgresRegistry:
+    def connect(cls, dsn: str, busy_timeout: float) -> PostgresRegistry:
+        """Connect, set timeouts, and migrate the schema to :data:`SCHEMA_VERSION`."""
+        where = redact_dsn(dsn)
+        millis = max(1, int(busy_timeout * 1000))
         try:
-            import psycopg
-        except ImportError as exc:  # pragma: no cover - psycopg is a dependency
-            raise RegistryError("PostgreSQL registries need psycopg (pip install 'psycopg[binary]')") from exc
-        where = mask_dsn(dsn)
-        try:
-            connection = psycopg.connect(dsn, autocommit=True, connect_timeout=max(1, int(connect_timeout)))
+            conn = psycopg.connect(
+                dsn,
+                autocommit=True,
+                connect_timeout=max(1, int(busy_timeout)),
+                options=f"-c lock_timeout={millis} -c statement_timeout={max(millis, 60_000)}",
+            )
         except psycopg.Error as exc:
-            raise RegistryError(f"cannot connect to registry {where}: {_first_line(exc)}") from exc
-        registry = cls(connection, where)
+            raise RegistryError(f"cannot connect to registry {where}: {exc}".strip()) from exc
         try:
-            with registry._cursor() as cursor:
-                _migrate(cursor, where)
-        except BaseException:
-            connection.close()
+            _migrate(conn, where)
+        except psycopg.Error as exc:
+            conn.close()
+            raise RegistryError(f"registry {where}: {exc}".strip()) from exc
+        except RegistryError:
+            conn.close()
             raise
-        return registry
+        return cls(conn, where, busy_timeout)
+
+    @property
+    def backend(self) -> str:
+        return "postgresql"
 
     @contextmanager
-    def _cursor(self) -> Iterator[Any]:
-        import psycopg
-
+    def _pg_connection(self) -> Iterator[psycopg.Connection[Any]]:
         with self._lock:
-            if self._pg is None:
+            if self._pg_conn is None:
                 raise RegistryError(f"registry {self._where} is closed")
             try:
-                with self._pg.cursor() as cursor:
-                    yield cursor
+                yield self._pg_conn
             except psycopg.Error as exc:
-                raise RegistryError(f"registry {self._where}: {_first_line(exc)}") from exc
+                raise RegistryError(f"registry {self._where}: {exc}".strip()) from exc
 
-    def record(self, rec: LabelRecord) -> None:
-        self.record_many([rec])
-
-    def record_many(self, records: list[LabelRecord]) -> None:
-        """Store several labelings in one transaction (all or none)."""
-        rows = [base._record_values(rec) for rec in records]
+    def record_many(self, records: Sequence[LabelRecord]) -> int:
+        rows = [_record_values(rec) for rec in records]
         if not rows:
-            return
-        placeholders = ", ".join(["%s"] * len(rows[0]))
-        with self._cursor() as cursor, self._pg.transaction():
-            cursor.executemany(f"INSERT INTO label_records ({base._COLUMNS}) VALUES ({placeholders})", rows)
+            return 0
+        placeholders = "(" + ", ".join(["%s"] * 10) + ")"
+        with self._pg_connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.executemany(f"INSERT INTO label_records ({_COLUMNS}) VALUES {placeholders}", rows)
+        return len(rows)
 
-    def _select(self, where: str, params: tuple[object, ...]) -> list[LabelRecord]:
-        with self._cursor() as cursor:
-            cursor.execute(f"SELECT {base._COLUMNS} FROM label_records WHERE {where.replace('?', '%s')} ORDER BY id",
-                           params)
-            rows = cursor.fetchall()
-        return [base._row_to_record(row) for row in rows]
+    def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._pg_connection() as conn, conn.cursor() as cur:
+            cur.execute(_pg(sql), params)  # type: ignore[arg-type]  # our SQL is built from constants
+            return [tuple(row) for row in cur.fetchall()]
 
-    def count(self) -> int:
-        with self._cursor() as cursor:
-            cursor.execute("SELECT COUNT(*) FROM label_records")
-            (n,) = cursor.fetchone()
-        return int(n)
+    def _write(self, sql: str, params: tuple[object, ...] = ()) -> int:
+        with self._pg_connection() as conn, conn.transaction(), conn.cursor() as cur:
+            cur.execute(_pg(sql), params)  # type: ignore[arg-type]
+            return int(cur.rowcount)
 
     def schema_version(self) -> int:
-        with self._cursor() as cursor:
-            return _current_version(cursor)
+        (version,) = self._query("SELECT MAX(version) FROM schema_version")[0]
+        return 0 if version is None else int(version)
 
     def close(self) -> None:
         with self._lock:
-            if self._pg is not None:
-                self._pg.close()
-                self._pg = None
-
-    def __repr__(self) -> str:
-        return f"PostgresRegistry({self._where!r})"
+            if self._pg_conn is not None:
+                self._pg_conn.close()
+                self._pg_conn = None
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
-def _current_version(cursor: Any) -> int:
-    cursor.execute("SELECT to_regclass('schema_version') IS NOT NULL")
-    if not cursor.fetchone()[0]:
-        return 0
-    cursor.execute("SELECT MAX(version) FROM schema_version")
-    row = cursor.fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
-
-
-def _migrate(cursor: Any, where: str) -> None:
-    if _current_version(cursor) == SCHEMA_VERSION:
-        return
-    connection = cursor.connection
-    with connection.transaction():
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
-        cursor.execute(base._SCHEMA_VERSION_TABLE)
-        current = _current_version(cursor)
+def _migrate(conn: psycopg.Connection[Any], where: str) -> None:
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK_KEY,))
+        cur.execute(_SCHEMA_VERSION_TABLE)  # type: ignore[arg-type]
+        cur.execute("SELECT MAX(version) FROM schema_version")
+        row = cur.fetchone()
+        current = 0 if row is None or row[0] is None else int(row[0])
         if current > SCHEMA_VERSION:
             raise RegistryError(
                 f"registry {where} has schema version {current}, newer than this labeler supports "
                 f"({SCHEMA_VERSION}); upgrade labeler"
             )
-        base.apply_migrations(cursor.execute, current, _POSTGRES_DIALECT, "%s")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            for statement in migration.statements:
+                cur.execute(statement.format(**_PG_DIALECT))  # type: ignore[arg-type]
+            cur.execute(
+                "INSERT INTO schema_version (version, description, applied_at) VALUES (%s, %s, %s)",
+                (migration.version, migration.description, now),
+            )

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final
@@ -49,12 +49,16 @@ __all__ = [
     "Registry",
     "default_registry_path",
     "from_signed64",
+    "is_postgres_dsn",
     "to_signed64",
 ]
 
 _U64: Final = 1 << 64
 _I64_MAX: Final = (1 << 63) - 1
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+#: Default retention (days) for ``labeler registry purge``: at least six months, as the rules ask.
+DEFAULT_RETENTION_DAYS: Final = 183
 
 #: Default seconds a writer waits for another writer's lock before giving up with RegistryError.
 DEFAULT_BUSY_TIMEOUT: Final = 5.0
@@ -160,6 +164,38 @@ def _explain(exc: sqlite3.Error, where: str, busy_timeout: float) -> str:
     return f"registry {where}: {text}"
 
 
+def is_postgres_dsn(text: str) -> bool:
+    """True for a PostgreSQL connection URI (``postgresql://…`` or ``postgres://…``)."""
+    return text.startswith(("postgresql://", "postgres://"))
+
+
+def _iso_utc(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise RegistryError("retention cut-off must be a timezone-aware datetime")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _record_values(rec: LabelRecord) -> tuple[object, ...]:
+    """Validated column values for one record (hashes lower-case, watermark ID signed 64-bit)."""
+    for name in ("output_sha256", "input_sha256"):
+        if not _SHA256_HEX.fullmatch(getattr(rec, name)):
+            raise RegistryError(f"{name} must be 64 hex digits, got {getattr(rec, name)!r}")
+    if rec.watermark_id is not None and not 0 <= rec.watermark_id < _U64:
+        raise RegistryError(f"watermark id {rec.watermark_id} does not fit in 64 bits")
+    return (
+        rec.produce_id,
+        rec.content_producer,
+        None if rec.watermark_id is None else to_signed64(rec.watermark_id),
+        rec.output_sha256.lower(),
+        rec.input_sha256.lower(),
+        rec.media_kind,
+        rec.media_format,
+        rec.label_value,
+        rec.key_id,
+        rec.created_at,
+    )
+
+
 def _row_to_record(row: Sequence[Any]) -> LabelRecord:
     (produce_id, producer, wid, out_sha, in_sha, kind, fmt, label, key_id, created) = row
     return LabelRecord(
@@ -190,14 +226,12 @@ class Registry:
     def open(cls, path: Path | str, busy_timeout: float = DEFAULT_BUSY_TIMEOUT) -> Registry:
         """Open (creating parent folders and the schema when needed) the registry at ``path``.
 
-        ``path`` is an SQLite file, ``":memory:"``, or a ``postgresql://`` DSN (PostgreSQL backend, same
-        schema and API). ``busy_timeout`` is how many seconds a write waits for a concurrent writer
-        before failing (SQLite) or how long connecting may take (PostgreSQL).
+        ``busy_timeout`` is how many seconds a write waits for a concurrent writer before failing.
         """
-        from labeler.store import postgres
+        if is_postgres_dsn(str(path)):
+            from labeler.store.postgres import PostgresRegistry
 
-        if postgres.is_dsn(path):
-            return postgres.PostgresRegistry.connect(str(path), busy_timeout)
+            return PostgresRegistry.connect(str(path), busy_timeout)
         in_memory = str(path) == ":memory:"
         where = ":memory:" if in_memory else str(Path(path))
         if not in_memory:
@@ -248,11 +282,14 @@ class Registry:
         """Store one labeling. Hashes are stored lower-case; the watermark ID as signed 64-bit."""
         self.record_many([rec])
 
-    def record_many(self, records: list[LabelRecord]) -> None:
-        """Store several labelings in one transaction (all or none): batch jobs insert this way."""
+    def record_many(self, records: Sequence[LabelRecord]) -> int:
+        """Store many labelings in one transaction (all or none); returns how many were stored.
+
+        Batching is what makes bulk imports fast: one commit (one fsync) per batch instead of per row.
+        """
         rows = [_record_values(rec) for rec in records]
         if not rows:
-            return
+            return 0
         with self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -262,10 +299,82 @@ class Registry:
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+        return len(rows)
+
+    def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read-only query written with ``?`` placeholders."""
+        with self._connection() as conn:
+            return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+
+    def _write(self, sql: str, params: tuple[object, ...] = ()) -> int:
+        """Run one write statement in its own transaction; returns the affected row count."""
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = conn.execute(sql, params)
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return int(cursor.rowcount)
+
+    def purge_older_than(self, cutoff: datetime) -> int:
+        """Delete labelings created before ``cutoff`` (aware datetime); returns how many were deleted.
+
+        ``created_at`` is ISO-8601 UTC text of one fixed shape, so text order is time order on both backends.
+        """
+        return self._write("DELETE FROM label_records WHERE created_at < ?", (_iso_utc(cutoff),))
+
+    def purge(self, retention_days: int, now: datetime | None = None) -> int:
+        """Apply the retention policy: delete labelings older than ``retention_days`` days."""
+        if retention_days < 1:
+            raise RegistryError(f"retention must be at least 1 day, got {retention_days}")
+        moment = now or datetime.now(UTC)
+        return self.purge_older_than(moment - timedelta(days=retention_days))
+
+    def iter_records(self, batch: int = 5000) -> Iterator[LabelRecord]:
+        """Every labeling, oldest first, fetched in keyset-paginated batches (constant memory for exports)."""
+        last_id = -(1 << 63)
+        while True:
+            rows = self._query(
+                f"SELECT id, {_COLUMNS} FROM label_records WHERE id > ? ORDER BY id LIMIT ?", (last_id, batch)
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield _row_to_record(row[1:])
+            last_id = int(rows[-1][0])
+
+    def stats(self) -> dict[str, Any]:
+        """Counts for ``labeler registry stats``: total, by media kind, by producer (top 20), time span."""
+        (total,) = self._query("SELECT COUNT(*) FROM label_records")[0]
+        by_kind = self._query("SELECT media_kind, COUNT(*) FROM label_records GROUP BY media_kind ORDER BY media_kind")
+        by_producer = self._query(
+            "SELECT content_producer, COUNT(*) AS n FROM label_records GROUP BY content_producer "
+            "ORDER BY n DESC, content_producer LIMIT 20"
+        )
+        (oldest, newest) = self._query("SELECT MIN(created_at), MAX(created_at) FROM label_records")[0]
+        (with_wm,) = self._query("SELECT COUNT(*) FROM label_records WHERE watermark_id IS NOT NULL")[0]
+        return {
+            "location": self.location,
+            "backend": self.backend,
+            "schema_version": self.schema_version(),
+            "records": int(total),
+            "with_watermark": int(with_wm),
+            "by_media_kind": {str(k): int(n) for k, n in by_kind},
+            "top_producers": {str(k): int(n) for k, n in by_producer},
+            "oldest": None if oldest is None else str(oldest),
+            "newest": None if newest is None else str(newest),
+        }
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return "sqlite"
 
     def _select(self, where: str, params: tuple[object, ...]) -> list[LabelRecord]:
-        with self._connection() as conn:
-            rows = conn.execute(f"SELECT {_COLUMNS} FROM label_records WHERE {where} ORDER BY id", params).fetchall()
+        rows = self._query(f"SELECT {_COLUMNS} FROM label_records WHERE {where} ORDER BY id", params)
         return [_row_to_record(row) for row in rows]
 
     def by_watermark_id(self, watermark_id: int) -> list[LabelRecord]:
@@ -288,8 +397,7 @@ class Registry:
 
     def count(self) -> int:
         """How many labelings are recorded."""
-        with self._connection() as conn:
-            (n,) = conn.execute("SELECT COUNT(*) FROM label_records").fetchone()
+        (n,) = self._query("SELECT COUNT(*) FROM label_records")[0]
         return int(n)
 
     def schema_version(self) -> int:
@@ -314,44 +422,6 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"Registry({self._where!r})"
-
-
-def apply_migrations(
-    execute: Callable[..., object], current: int, dialect: dict[str, str], placeholder: str
-) -> None:
-    """Run every migration newer than ``current`` through ``execute`` (inside the caller's transaction)."""
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    marks = ", ".join([placeholder] * 3)
-    for migration in MIGRATIONS:
-        if migration.version <= current:
-            continue
-        for statement in migration.statements:
-            execute(statement.format(**dialect))
-        execute(
-            f"INSERT INTO schema_version (version, description, applied_at) VALUES ({marks})",
-            (migration.version, migration.description, now),
-        )
-
-
-def _record_values(rec: LabelRecord) -> tuple[object, ...]:
-    """The row for ``rec``, validated (both backends insert exactly this)."""
-    for name in ("output_sha256", "input_sha256"):
-        if not _SHA256_HEX.fullmatch(getattr(rec, name)):
-            raise RegistryError(f"{name} must be 64 hex digits, got {getattr(rec, name)!r}")
-    if rec.watermark_id is not None and not 0 <= rec.watermark_id < _U64:
-        raise RegistryError(f"watermark id {rec.watermark_id} does not fit in 64 bits")
-    return (
-        rec.produce_id,
-        rec.content_producer,
-        None if rec.watermark_id is None else to_signed64(rec.watermark_id),
-        rec.output_sha256.lower(),
-        rec.input_sha256.lower(),
-        rec.media_kind,
-        rec.media_format,
-        rec.label_value,
-        rec.key_id,
-        rec.created_at,
-    )
 
 
 def _prepare(conn: sqlite3.Connection, where: str) -> None:
@@ -404,7 +474,16 @@ def _migrate(conn: sqlite3.Connection, where: str) -> None:
                 f"registry {where} has schema version {current}, newer than this labeler supports "
                 f"({SCHEMA_VERSION}); upgrade labeler"
             )
-        apply_migrations(conn.execute, current, _SQLITE_DIALECT, "?")
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        for migration in MIGRATIONS:
+            if migration.version <= current:
+                continue
+            for statement in migration.statements:
+                conn.execute(statement.format(**_SQLITE_DIALECT))
+            conn.execute(
+                "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
+                (migration.version, migration.description, now),
+            )
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")

@@ -1,31 +1,23 @@
-"""A real PostgreSQL server for the registry tests, started from the machine's PostgreSQL binaries.
+"""A real PostgreSQL server for the registry tests, started once per session from the Debian binaries.
 
-Debian's postgresql package provides them (`.ci/run` installs it when missing). initdb refuses to run
-as root, so as root the server runs as the `postgres` user. Without binaries the PostgreSQL cases skip
-locally but FAIL under CI=1, so CI cannot silently lose them.
+initdb refuses to run as root, so as root the server runs as the ``postgres`` user (data and socket
+folders in a temporary folder owned by it). When it cannot start, the PostgreSQL tests skip with the
+reason locally and FAIL under ``CI=1`` (``.ci/run`` installs the server first).
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-
-def _bin_dir() -> Path | None:
-    for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
-        if Path(candidate, "initdb").exists():
-            return Path(candidate)
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
+_PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
 
 def _free_port() -> int:
@@ -34,68 +26,92 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"PostgreSQL is required under CI: {reason}")
-    pytest.skip(f"PostgreSQL not available: {reason}")
+def _pg_bin(name: str) -> str | None:
+    for folder in _PG_BIN_DIRS:
+        if (folder / name).exists():
+            return str(folder / name)
+    return shutil.which(name)
 
 
-class PostgresServer:
-    def __init__(self, bin_dir: Path) -> None:
-        self.bin_dir = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="labeler-pg-", dir="/tmp"))
+def _as_server_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+class _PgServer:
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="labeler-pg-"))
         self.data = self.root / "data"
+        self.sock = self.root / "sock"
         self.port = _free_port()
-        self.as_user: list[str] = []
+        self.pg_ctl = _pg_bin("pg_ctl")
+
+    def start(self) -> str:
+        initdb = _pg_bin("initdb")
+        if initdb is None or self.pg_ctl is None:
+            raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+        self.sock.mkdir()
         if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
-            self.as_user = ["runuser", "-u", "postgres", "--"]
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "labeler", "--no-sync", "-E", "UTF8")
-        options = f"-p {self.port} -k {self.root} -c listen_addresses='' -c fsync=off"
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
-
-    def _run(self, tool: str, *args: str) -> None:
-        subprocess.run([*self.as_user, str(self.bin_dir / tool), *args], check=True, capture_output=True,
-                       timeout=120)
-
-    def dsn(self, database: str = "postgres") -> str:
-        return f"postgresql://labeler@/{database}?host={self.root}&port={self.port}"
-
-    def new_database(self) -> str:
-        import psycopg
-
-        name = "t_" + uuid.uuid4().hex[:12]
-        with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        return self.dsn(name)
+            shutil.chown(self.root, "postgres")
+            shutil.chown(self.sock, "postgres")
+            self.root.chmod(0o755)
+        user = "postgres" if os.geteuid() == 0 else os.environ.get("USER", "postgres")
+        subprocess.run(
+            _as_server_user([initdb, "-D", str(self.data), "-A", "trust", "-U", user, "--no-sync", "-E", "UTF8"]),
+            check=True, capture_output=True, timeout=120,
+        )
+        opts = f"-p {self.port} -k {self.sock} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
+        subprocess.run(
+            _as_server_user([self.pg_ctl, "-D", str(self.data), "-o", opts, "-w", "-t", "60",
+                             "-l", str(self.root / "server.log"), "start"]),
+            check=True, capture_output=True, timeout=90,
+        )
+        return f"postgresql://{user}@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
-        try:
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+        if self.pg_ctl is not None and self.data.exists():
+            subprocess.run(_as_server_user([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"]),
+                           capture_output=True, timeout=60, check=False)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    bin_dir = _bin_dir()
-    if bin_dir is None:
-        _unavailable("no initdb found (apt-get install postgresql)")
-        raise AssertionError  # unreachable
+def pg_server_dsn() -> Iterator[str]:
+    """DSN of the session's PostgreSQL server (``postgres`` database)."""
+    server = _PgServer()
     try:
-        server = PostgresServer(bin_dir)
-    except (subprocess.CalledProcessError, OSError, KeyError) as exc:
+        dsn = server.start()
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         detail = getattr(exc, "stderr", b"") or b""
-        _unavailable(f"could not start a server: {exc} {detail.decode(errors='replace')[-300:]}")
-        raise AssertionError from exc  # unreachable
-    yield server
-    server.stop()
+        reason = f"PostgreSQL server could not start: {exc} {detail.decode(errors='replace')[-500:]}"
+        server.stop()
+        if os.environ.get("CI"):
+            pytest.fail(reason + " (CI=1: the PostgreSQL tests must run)")
+        pytest.skip("!!! SKIPPING POSTGRESQL TESTS: " + reason)
+    try:
+        yield dsn
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pg_dsn(pg_server_dsn: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, empty database on the session server, dropped afterwards."""
+    import psycopg
+
+    name = "t_" + format(abs(hash(request.node.nodeid)) % (1 << 40), "x") + f"_{os.getpid()}"
+    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')  # type: ignore[arg-type]
+        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    yield pg_server_dsn.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(pg_server_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def registry_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty registry location for each backend: a file path or a new database's DSN."""
+    """Where to open a registry: a SQLite file, or a fresh PostgreSQL database."""
     if request.param == "sqlite":
-        return str(tmp_path / "registry.sqlite")
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return server.new_database()
+        return str(tmp_path / "registry.sqlite3")
+    return str(request.getfixturevalue("pg_dsn"))

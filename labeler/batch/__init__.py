@@ -1,0 +1,1 @@
+"""Batch jobs over file listings: ``labeler batch label|verify SRC --engine local|ray``."""

@@ -1,0 +1,1 @@
+"""Auditor reports: JSON lines, CSV and a self-contained HTML report, plus the parallel, resumable runner."""
