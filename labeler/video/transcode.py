@@ -233,6 +233,8 @@ def _transcode(
                         out.mux(audio_out.encode(_process_audio(aframe, soundtrack)))  # type: ignore[arg-type]
                     continue
                 for frame in packet.decode():
+                    if not isinstance(frame, av.VideoFrame):
+                        continue
                     out.mux(vout.encode(_label_frame(frame, settings, marker, sprites)))
                     frames += 1
                     if progress is not None and frame.time is not None:
