@@ -32,6 +32,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m benchmarks.image
 	$(PY) -m benchmarks.flat_area
+	$(PY) -m benchmarks.video
 
 ## Rebuild the bundled CJK font subset from Debian's fonts-noto-cjk (needs apt).
 font: $(STAMP)

@@ -57,9 +57,9 @@ ProgressCallback = Callable[[float, float], None]  # (seconds done, total second
 
 @dataclass(frozen=True)
 class VideoLabelSettings:
-    watermark_id: int
-    key: WatermarkKey
-    aigc_json: str
+    watermark_id: int | None
+    key: WatermarkKey | None
+    aigc_json: str | None
     label: VisibleLabelOptions | None = field(default_factory=VisibleLabelOptions)
     label_seconds: float = 2.0
     label_whole: bool = False
@@ -176,7 +176,8 @@ def _transcode(
         for name, value in inp.metadata.items():
             if name.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
                 out.metadata[name] = value
-        out.metadata[AIGC_TAG] = settings.aigc_json
+        if settings.aigc_json is not None:
+            out.metadata[AIGC_TAG] = settings.aigc_json
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
         vout: Any = out.add_stream(encoder, rate=rate)
         vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
@@ -216,7 +217,11 @@ def _transcode(
                 audio_map[stream.index] = out.add_stream_from_template(stream)
                 audio_mode = "copy" if audio_mode == "none" else audio_mode
 
-        marker = FrameMarker(settings.watermark_id, settings.key, settings.strength)
+        marker = (
+            FrameMarker(settings.watermark_id, settings.key, settings.strength)
+            if settings.watermark_id is not None and settings.key is not None
+            else None
+        )
         sprites: dict[tuple[int, int], YuvSprite] = {}
         frames = 0
         streams = [vin, *inp.streams.audio]
@@ -268,12 +273,15 @@ def _process_audio(frame: av.AudioFrame, soundtrack: SoundtrackProcessor) -> av.
 
 
 def _label_frame(
-    frame: av.VideoFrame, settings: VideoLabelSettings, marker: FrameMarker, sprites: dict[tuple[int, int], YuvSprite]
+    frame: av.VideoFrame,
+    settings: VideoLabelSettings,
+    marker: FrameMarker | None,
+    sprites: dict[tuple[int, int], YuvSprite],
 ) -> av.VideoFrame:
     if frame.format.name != "yuv420p":
         frame = frame.reformat(format="yuv420p")
     y, u, v = _ndarray_planes(frame)
-    y = marker.mark(y)
+    y = marker.mark(y) if marker is not None else y.copy()
     u, v = u.copy(), v.copy()
     seconds = float(frame.time) if frame.time is not None else 0.0
     if settings.label is not None and (settings.label_whole or seconds < settings.label_seconds):

@@ -113,3 +113,18 @@ def test_bad_inputs(tmp_path: Path) -> None:
         settings(label_seconds=1.0)
     with pytest.raises(InvalidOption):
         settings(crf=99)
+
+
+def test_cli_labels_video(tmp_path: Path) -> None:
+    import io
+
+    from labeler.cli import main
+
+    src = make_clip(tmp_path / "in.mp4", frames=50, audio=None)
+    dst = tmp_path / "out.mp4"
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["label", str(src), str(dst), "--no-registry", "--no-watermark", "--json", "--crf", "30"], out, err)
+    info = json.loads(out.getvalue())
+    assert code == 0 and info["format"] == "mp4" and info["frames"] == 50 and info["watermark_id"] is None
+    aigc = read_aigc(dst)
+    assert aigc is not None and aigc["Label"] == "1"
