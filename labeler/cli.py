@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "ReservedCode1; default: aigc-signing.key beside the watermark key, when it exists)")
     lab.add_argument("--no-sign-label", action="store_true", help="leave ReservedCode1 empty")
     cli_service.add_client_options(lab)
+    lab.add_argument("--video-label-seconds", type=float, default=2.0, help="video: label the opening N s (≥ 2)")
+    lab.add_argument("--video-label-whole", action="store_true", help="video: label every frame")
+    lab.add_argument("--crf", type=int, help="video: encoder CRF (default: near-transparent for the codec)")
+    lab.add_argument("--bitrate", type=int, help="video: target bitrate in bit/s instead of CRF")
 
     ver = sub.add_parser("verify", parents=[common], help="verify files and report their labels")
     ver.add_argument("paths", nargs="+", type=Path, help="files, or folders (their images)")
@@ -201,6 +205,12 @@ def cmd_label(args: argparse.Namespace, out: TextIO) -> int:
     options = _label_options(args)
     key = resolve_key(args.key_file) if options.watermark else None
     options, label_signer = _provenance_options(args, options)
+    from labeler.video.labeling import is_video_file
+
+    if is_video_file(args.input):  # video: streamed, never read into memory (labeler/video/)
+        from labeler.video.cli_video import cmd_label_video
+
+        return cmd_label_video(args, options, key, out)
     with _registry(args) as registry:
         labeler = Labeler(key, registry, label_signer=label_signer)
         result = labeler.label_file(args.input, args.output, options, force=args.force)

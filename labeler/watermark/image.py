@@ -333,3 +333,44 @@ def detect_image(
         if attempt.sync.z > best.sync.z:
             best = attempt
     return _report(best, tried, false_positive_limit)
+
+
+# --- Building blocks for frame sequences (video): the pattern once per resolution, one masked add per
+# frame, and whitened planes that can be averaged across frames before one decode.
+
+
+def working_pattern(watermark_id: int, key: WatermarkKey, height: int, width: int) -> np.ndarray:
+    """The ±1 chip pattern (float32) at the working size of a ``height`` x ``width`` picture."""
+    coded = ecc.encode(payload.encode_frame(watermark_id))
+    tile = cyclic_upsample(tile_chips(tile_layout(key), coded), WORK_CELL_PX)
+    work_h, work_w = working_size(height, width)
+    return np.ascontiguousarray(np.tile(tile, (-(-work_h // TILE_PX), -(-work_w // TILE_PX)))[:work_h, :work_w])
+
+
+def embed_luma_plane(luma: np.ndarray, pattern: np.ndarray, strength: float = 1.0) -> np.ndarray:
+    """``luma`` (uint8 HxW) plus the content-masked ``pattern`` from :func:`working_pattern`: the same
+    mark :func:`embed_image` adds, with the pattern computed by the caller once per resolution."""
+    height, width = luma.shape
+    work = working_luma(luma)
+    if work.shape != pattern.shape:
+        raise ValueError(f"pattern {pattern.shape} was made for another resolution than {work.shape}")
+    mask = perceptual_mask(work, texture_boost=small_picture_boost(height, width))
+    delta_work = (np.float32(BASE_AMPLITUDE) * mask) * pattern
+    rms = float(np.sqrt(np.mean(np.square(delta_work))))
+    gain = strength * min(1.0, _MAX_RMS / rms) if rms > 0 else strength
+    delta_work *= np.float32(gain)
+    return add_upsampled_delta(luma, delta_work)
+
+
+def whitened_working_luma(pixels: np.ndarray) -> np.ndarray:
+    """The detector's whitened working-size plane; planes of frames sharing a geometry can be averaged."""
+    return whiten(working_luma(pixels))
+
+
+def detect_whitened(
+    whitened: np.ndarray, key: WatermarkKey, false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT
+) -> ImageDetection:
+    """Decode an (averaged) whitened plane at the unchanged geometry only."""
+    if min(whitened.shape) < TILE_PX:
+        return _not_detected("plane smaller than one tile")
+    return _report(_decode_plane(whitened, tile_layout(key), IDENTITY), 1, false_positive_limit)

@@ -1,0 +1,222 @@
+"""Video benchmark: quality, 2-s clip robustness, throughput and verify time on clips made from real photos.
+
+Clips are slow pans/zooms over the corpus photos (benchmarks/corpus.py), encoded H.264 CRF 18. Run
+``python -m benchmarks.video [--photos N] [--seconds S]``; writes out/bench/video.json. The CPU is shared
+with other jobs, so timings are indicative; labeling and plain re-encode are measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from benchmarks.corpus import load_corpus
+from labeler.video.transcode import VideoLabelSettings, label_video_file
+from labeler.watermark.keys import WatermarkKey
+from labeler.watermark.video import FrameMarker, detect_frames
+
+KEY = WatermarkKey(bytes(range(32)))
+OUT = Path("out/bench")
+FPS = 25
+
+
+def make_clip(rgb: np.ndarray, path: Path, height: int, seconds: float, preset: str = "veryfast") -> Path:
+    width = height * 16 // 9
+    frames = int(seconds * FPS)
+    out = av.open(str(path), "w")
+    stream = out.add_stream("libx264", rate=FPS)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.options = {"crf": "18", "preset": preset}
+    h, w = rgb.shape[:2]
+    for index in range(frames):
+        t = index / max(1, frames - 1)
+        zoom = 1.0 + 0.15 * t  # slow zoom with a pan
+        crop_w = min(w, int(min(w, h * 16 / 9) / zoom))
+        crop_h = crop_w * 9 // 16
+        x = int((w - crop_w) * t)
+        y = (h - crop_h) // 2
+        view = cv2.resize(rgb[y : y + crop_h, x : x + crop_w], (width, height), interpolation=cv2.INTER_AREA)
+        out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(view), format="rgb24")))
+    out.mux(stream.encode(None))
+    out.close()
+    return path
+
+
+def plain_reencode(src: Path, dst: Path, crf: int) -> int:
+    """Decode + re-encode with the same encoder settings labeling uses, nothing else."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        vin = inp.streams.video[0]
+        vout = out.add_stream("libx264", rate=vin.average_rate)
+        vout.width, vout.height, vout.pix_fmt, vout.time_base = vin.width, vin.height, "yuv420p", vin.time_base
+        vout.options = {"crf": str(crf), "preset": "medium"}
+        frames = 0
+        for frame in inp.decode(vin):
+            out.mux(vout.encode(frame))
+            frames += 1
+        out.mux(vout.encode(None))
+    return frames
+
+
+def luma_frames(path: Path) -> Iterator[np.ndarray]:
+    with av.open(str(path)) as inp:
+        for frame in inp.decode(video=0):
+            yield frame.to_ndarray(format="yuv420p")[: frame.height]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
+    return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def encode_lumas(lumas: list[np.ndarray], codec: str, options: dict[str, str], fps: float, path: Path) -> Path:
+    h, w = lumas[0].shape
+    h, w = h // 2 * 2, w // 2 * 2
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=int(fps))
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.options = options
+        grey = np.full((h // 2, w), 128, np.uint8)
+        for luma in lumas:
+            frame = av.VideoFrame.from_ndarray(np.vstack([luma[:h, :w], grey]), format="yuv420p")
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
+Attack = Callable[[list[np.ndarray], Path], tuple[list[np.ndarray], float]]
+
+
+def _recode(codec: str, options: dict[str, str]) -> Attack:
+    def run(lumas: list[np.ndarray], tmp: Path) -> tuple[list[np.ndarray], float]:
+        return list(luma_frames(encode_lumas(lumas, codec, options, FPS, tmp))), FPS
+    return run
+
+
+def _scale(height: int) -> Attack:
+    def run(lumas: list[np.ndarray], tmp: Path) -> tuple[list[np.ndarray], float]:
+        w = height * 16 // 9
+        small = [cv2.resize(y, (w, height), interpolation=cv2.INTER_AREA) for y in lumas]
+        return _recode("libx264", {"crf": "23"})(small, tmp)
+    return run
+
+
+def _frames(keep: Callable[[int], bool], fps: float) -> Attack:
+    def run(lumas: list[np.ndarray], tmp: Path) -> tuple[list[np.ndarray], float]:
+        kept = [y for i, y in enumerate(lumas) if keep(i)]
+        return list(luma_frames(encode_lumas(kept, "libx264", {"crf": "23"}, fps, tmp))), fps
+    return run
+
+
+def _crop(keep: float, crf: int = 23, gain: float = 1.0) -> Attack:
+    def run(lumas: list[np.ndarray], tmp: Path) -> tuple[list[np.ndarray], float]:
+        h, w = lumas[0].shape
+        ch, cw = int(h * keep ** 0.5), int(w * keep ** 0.5)
+        cut = [np.clip(y[(h - ch) // 2 : (h - ch) // 2 + ch, (w - cw) // 3 : (w - cw) // 3 + cw] * gain, 0, 255)
+               .astype(np.uint8) for y in lumas]
+        return _recode("libx264", {"crf": str(crf)})(cut, tmp)
+    return run
+
+
+ATTACKS: dict[str, Attack] = {
+    "h264_crf23": _recode("libx264", {"crf": "23"}),
+    "h264_crf28": _recode("libx264", {"crf": "28"}),
+    "h264_crf35": _recode("libx264", {"crf": "35"}),
+    "h265_crf28": _recode("libx265", {"crf": "28"}),
+    "vp9_default": _recode("libvpx-vp9", {}),
+    "scale_720p": _scale(720),
+    "scale_480p": _scale(480),
+    "fps_15": _frames(lambda i: (i * 15) // 25 != ((i - 1) * 15) // 25, 15),
+    "trim_1.5s": _frames(lambda i: True, FPS),  # the window itself starts 1.5 s in (see windows())
+    "drop_20pct": _frames(lambda i: i % 5 != 4, FPS),
+    "crop_90pct": _crop(0.90),
+    "h264_crf30_crop71_bright0.5": _crop(0.71, crf=30, gain=0.5),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--photos", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--verify-seconds", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    work = OUT / "video"
+    work.mkdir(parents=True, exist_ok=True)
+    photos = load_corpus()[: args.photos]
+    report: dict[str, object] = {"cpu_note": "2 shared cores; other jobs were running"}
+    quality, speed, robust = [], [], {name: [0, 0] for name in ATTACKS}
+    for index, photo in enumerate(photos):
+        for height in (720, 1080):
+            src = make_clip(photo.rgb, work / f"{photo.name}-{height}.mp4", height, args.seconds)
+            crf = 18
+            settings = VideoLabelSettings(index + 1, KEY, "{}", label=None, crf=crf)
+            t0 = time.perf_counter()
+            frames = plain_reencode(src, work / "plain.mp4", crf)
+            plain_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            label_video_file(src, work / "marked.mp4", settings)
+            label_s = time.perf_counter() - t0
+            speed.append({"clip": f"{photo.name}-{height}", "frames": frames, "plain_fps": frames / plain_s,
+                          "label_fps": frames / label_s, "ratio": plain_s / label_s})
+            ref = list(luma_frames(src))
+            p_plain = np.mean([psnr(a, b) for a, b in zip(ref, luma_frames(work / "plain.mp4"), strict=False)])
+            p_mark = np.mean([psnr(a, b) for a, b in zip(ref, luma_frames(work / "marked.mp4"), strict=False)])
+            quality.append({"clip": f"{photo.name}-{height}", "psnr_plain": float(p_plain),
+                            "psnr_marked": float(p_mark), "loss_db": float(p_plain - p_mark)})
+            if height != 1080:
+                continue
+            marked = list(luma_frames(work / "marked.mp4"))
+            starts = [0.0, 1.5, max(0.0, args.seconds - 2.0)]
+            for name, attack in ATTACKS.items():
+                for start in starts:
+                    if name == "trim_1.5s" and start == 0.0:
+                        start = 1.5
+                    window = marked[int(start * FPS) : int(start * FPS) + 2 * FPS]
+                    lumas, fps = attack(window, work / "attack.mkv")
+                    found = detect_frames(((i / fps, y) for i, y in enumerate(lumas)), KEY)
+                    robust[name][0] += int(found.watermark_id == index + 1)
+                    robust[name][1] += 1
+            print(f"{photo.name}: done", flush=True)
+    marker = FrameMarker(1, KEY)
+    luma = next(luma_frames(work / f"{photos[0].name}-1080.mp4"))
+    marker.mark(luma)
+    t0 = time.perf_counter()
+    for _ in range(50):
+        marker.mark(luma)
+    stage_fps = 50 / (time.perf_counter() - t0)
+    long_clip = make_clip(photos[0].rgb, work / "long-1080.mp4", 1080, args.verify_seconds, preset="ultrafast")
+    label_video_file(long_clip, work / "long-marked.mp4",
+                     VideoLabelSettings(7, KEY, "{}", label=None, crf=23))
+    from labeler.video.transcode import detect_video_file
+    t0 = time.perf_counter()
+    found = detect_video_file(work / "long-marked.mp4", KEY)
+    verify_s = time.perf_counter() - t0
+    report.update(quality=quality, speed=speed,
+                  robustness={k: {"recovered": v[0], "trials": v[1], "rate": v[0] / max(1, v[1])}
+                              for k, v in robust.items()},
+                  watermark_stage_fps_1080p=stage_fps,
+                  verify={"seconds_of_video": args.verify_seconds, "verify_s": verify_s,
+                          "detected": found.watermark_id == 7})
+    print(f"{'clip':28} {'PSNR plain':>10} {'PSNR marked':>11} {'loss dB':>8}")
+    for q in quality:
+        print(f"{q['clip']:28} {q['psnr_plain']:10.2f} {q['psnr_marked']:11.2f} {q['loss_db']:8.2f}")
+    print(f"{'clip':28} {'plain fps':>10} {'label fps':>10} {'ratio':>6}")
+    for s in speed:
+        print(f"{s['clip']:28} {s['plain_fps']:10.1f} {s['label_fps']:10.1f} {s['ratio']:6.2f}")
+    print(f"{'attack (2-s clips)':32} {'recovered':>10}")
+    for k, v in robust.items():
+        print(f"{k:32} {v[0]:4d}/{v[1]:<4d}")
+    print(f"watermark stage alone, 1080p: {stage_fps:.0f} fps")
+    print(f"verify {args.verify_seconds:.0f}-s 1080p clip: {verify_s:.2f} s (detected={found.watermark_id == 7})")
+    (OUT / "video.json").write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

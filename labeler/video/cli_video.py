@@ -1,0 +1,55 @@
+"""``labeler label`` for video files: streamed labeling with a progress bar on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TextIO
+
+from labeler.settings import LabelOptions
+from labeler.video.labeling import label_video_path
+from labeler.watermark import WatermarkKey
+
+
+def _progress_bar(err: TextIO) -> tuple[object, object]:
+    state = {"last": -1}
+
+    def update(done: float, total: float) -> None:
+        if total <= 0:
+            return
+        percent = min(100, int(100 * done / total))
+        if percent != state["last"]:
+            state["last"] = percent
+            bar = "#" * (percent // 4)
+            err.write(f"\r[{bar:<25}] {percent:3d}% {done:6.1f}/{total:.1f} s")
+            err.flush()
+
+    def finish() -> None:
+        if state["last"] >= 0:
+            err.write("\n")
+
+    return update, finish
+
+
+def cmd_label_video(
+    args: argparse.Namespace, options: LabelOptions, key: WatermarkKey | None, out: TextIO, err: TextIO | None = None
+) -> int:
+    err = err or sys.stderr
+    update, finish = _progress_bar(err)
+    try:
+        info = label_video_path(
+            args.input, args.output, key, options, force=args.force, label_seconds=args.video_label_seconds,
+            label_whole=args.video_label_whole, crf=args.crf, bitrate=args.bitrate,
+            progress=update,  # type: ignore[arg-type]
+        )
+    finally:
+        finish()  # type: ignore[operator]
+    info.update(input=str(args.input), output=str(args.output), recorded=False)
+    if args.json:
+        out.write(json.dumps(info, ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.write(f"labeled {args.input} -> {args.output} ({info['format'].upper()} {info['video_codec']} "
+                  f"{info['width']}x{info['height']}, {info['frames']} frames, audio {info['audio']})\n")
+        out.write(f"  watermark      id {info['watermark_id'] or 'off'}\n")
+    return 0

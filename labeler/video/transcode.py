@@ -1,0 +1,333 @@
+"""Streaming video labeling: demux → decode → mark Y plane / blend label → encode → mux, frame by frame.
+
+Nothing is held in memory beyond one decoded frame. Output goes to a temporary file beside the
+destination and is renamed into place only when complete, so an exception or KeyboardInterrupt
+mid-stream leaves no partial output.
+
+AIGC metadata place. MP4/MOV: FFmpeg's mov muxer with ``movflags=use_metadata_tags`` writes arbitrary
+keys as an ``mdta`` metadata item list (``moov/udta/meta`` with ``hdlr``=mdta, ``keys`` and ``ilst``
+atoms; QuickTime File Format "Metadata" chapter, ISO/IEC 14496-12 §8.11.1 meta box). WebM/Matroska:
+a ``SimpleTag`` named ``AIGC`` in the segment's ``Tags`` element (Matroska spec, Tagging). Both are read
+back by FFmpeg's demuxers as the container-level ``AIGC`` metadata entry.
+
+Soundtrack hook. Audio streams are stream-copied unless a :data:`SoundtrackProcessor` is passed:
+then the first audio stream is decoded to float32 PCM (frames x channels), passed through the
+processor chunk by chunk, and re-encoded with the input's codec. Wire the audio watermark and the
+audible prompt there (see docs/video.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from labeler.errors import CorruptMedia, InvalidOption, OutputNotWritable, UnsupportedFormat
+from labeler.explicit.video_overlay import YuvSprite, blend_yuv420, render_sprite
+from labeler.settings import VisibleLabelOptions
+from labeler.video.containers import VideoContainer, sniff_video
+from labeler.watermark.keys import WatermarkKey
+from labeler.watermark.video import FrameMarker, VideoDetection, detect_frames
+
+#: Decoder codec name → the encoder used to re-encode it, first available wins.
+ENCODERS: dict[str, tuple[str, ...]] = {
+    "h264": ("libx264",),
+    "hevc": ("libx265",),
+    "vp9": ("libvpx-vp9",),
+    "av1": ("libsvtav1", "libaom-av1"),
+}
+AUDIO_ENCODERS: dict[str, str] = {"aac": "aac", "opus": "libopus", "mp3": "libmp3lame"}
+#: CRF giving roughly the input's quality when nothing else is known (libx264/libx265 defaults).
+DEFAULT_CRF: dict[str, int] = {"libx264": 18, "libx265": 22, "libvpx-vp9": 31, "libsvtav1": 30, "libaom-av1": 30}
+AIGC_TAG = "AIGC"
+
+#: Float32 PCM (frames x channels) and its sample rate → processed PCM of the same shape.
+SoundtrackProcessor = Callable[[np.ndarray, int], np.ndarray]
+ProgressCallback = Callable[[float, float], None]  # (seconds done, total seconds)
+
+
+@dataclass(frozen=True)
+class VideoLabelSettings:
+    watermark_id: int | None
+    key: WatermarkKey | None
+    aigc_json: str | None
+    label: VisibleLabelOptions | None = field(default_factory=VisibleLabelOptions)
+    label_seconds: float = 2.0
+    label_whole: bool = False
+    crf: int | None = None
+    bitrate: int | None = None
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.label_seconds < 2.0 and not self.label_whole:
+            raise InvalidOption("the video label must stay on screen for at least 2 s")
+        if self.crf is not None and not 0 <= self.crf <= 63:
+            raise InvalidOption(f"CRF must be 0..63, got {self.crf}")
+        if self.bitrate is not None and self.bitrate <= 0:
+            raise InvalidOption("bitrate must be positive")
+
+
+@dataclass(frozen=True)
+class VideoLabelResult:
+    container: str
+    video_codec: str
+    encoder: str
+    width: int
+    height: int
+    frames: int
+    duration_seconds: float
+    audio: str  # "copy", "reencoded" or "none"
+
+
+def _open_input(path: Path) -> tuple[av.container.InputContainer, VideoContainer]:
+    with open(path, "rb") as handle:
+        kind = sniff_video(handle.read(64))
+    if kind is None:
+        raise UnsupportedFormat(f"{path.name} is not an MP4, MOV or WebM video")
+    try:
+        return av.open(str(path), "r"), kind
+    except av.FFmpegError as exc:
+        raise CorruptMedia(f"cannot open video: {exc}") from None
+
+
+def _pick_encoder(codec: str) -> str:
+    for name in ENCODERS.get(codec, ()):
+        if name in av.codecs_available:
+            return name
+    raise UnsupportedFormat(f"no encoder available for {codec} video")
+
+
+def _ndarray_planes(frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Writable views of a yuv420p frame's planes, cropped from line size to picture size."""
+    views = []
+    for index, plane in enumerate(frame.planes):
+        width = frame.width if index == 0 else (frame.width + 1) // 2
+        height = frame.height if index == 0 else (frame.height + 1) // 2
+        raw = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
+        views.append(raw[:height, :width])
+    return views[0], views[1], views[2]
+
+
+def _new_yuv_frame(y: np.ndarray, u: np.ndarray, v: np.ndarray, like: av.VideoFrame) -> av.VideoFrame:
+    out = av.VideoFrame(like.width, like.height, "yuv420p")
+    for plane, data in zip(out.planes, (y, u, v), strict=True):
+        dst = np.frombuffer(memoryview(plane), dtype=np.uint8).reshape(-1, plane.line_size)
+        dst[: data.shape[0], : data.shape[1]] = data
+    out.pts = like.pts
+    out.time_base = like.time_base
+    return out
+
+
+def label_video_file(
+    source: Path,
+    destination: Path,
+    settings: VideoLabelSettings,
+    soundtrack: SoundtrackProcessor | None = None,
+    progress: ProgressCallback | None = None,
+) -> VideoLabelResult:
+    """Label ``source`` into ``destination`` (atomically; the source is never modified)."""
+    inp, kind = _open_input(source)
+    with contextlib.closing(inp):
+        if not inp.streams.video:
+            raise UnsupportedFormat("the file has no video stream")
+        vin = inp.streams.video[0]
+        codec = vin.codec_context.name
+        encoder = _pick_encoder(codec)
+        duration = float(inp.duration / av.time_base) if inp.duration else 0.0
+        directory = destination.parent
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=".labeler-", suffix=kind.suffix, dir=directory)
+        except OSError as exc:
+            raise OutputNotWritable(f"cannot write to {directory}: {exc}") from None
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            result = _transcode(inp, vin, kind, encoder, tmp, settings, soundtrack, progress, duration)
+            os.replace(tmp, destination)
+            return result
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def _transcode(
+    inp: av.container.InputContainer,
+    vin: av.VideoStream,
+    kind: VideoContainer,
+    encoder: str,
+    tmp: Path,
+    settings: VideoLabelSettings,
+    soundtrack: SoundtrackProcessor | None,
+    progress: ProgressCallback | None,
+    duration: float,
+) -> VideoLabelResult:
+    options = {"movflags": "use_metadata_tags"} if kind.muxer in ("mp4", "mov") else {}
+    out = av.open(str(tmp), "w", format=kind.muxer, options=options)
+    with contextlib.closing(out):
+        for name, value in inp.metadata.items():
+            if name.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
+                out.metadata[name] = value
+        if settings.aigc_json is not None:
+            out.metadata[AIGC_TAG] = settings.aigc_json
+        rate = vin.average_rate or vin.guessed_rate or Fraction(25)
+        vout: Any = out.add_stream(encoder, rate=rate)
+        vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
+        vout.pix_fmt = "yuv420p"
+        vout.time_base = vin.time_base
+        for name, value in vin.metadata.items():
+            if name.lower() in ("rotate", "language", "handler_name"):
+                vout.metadata[name] = value
+        cc = vin.codec_context
+        for attr in ("color_range", "color_primaries", "color_trc", "colorspace"):
+            with contextlib.suppress(AttributeError, ValueError, TypeError):
+                setattr(vout.codec_context, attr, getattr(cc, attr))
+        if settings.bitrate is not None:
+            vout.bit_rate = settings.bitrate
+        else:
+            crf = settings.crf if settings.crf is not None else DEFAULT_CRF[encoder]
+            vout.options = {"crf": str(crf)} | ({"b": "0"} if encoder == "libvpx-vp9" else {})
+        if encoder in ("libx264", "libx265"):
+            vout.options = dict(vout.options) | {"preset": "medium"}
+
+        audio_map: dict[int, Any] = {}
+        audio_mode = "none"
+        processed_audio: av.AudioStream | None = None
+        audio_out: Any = None
+        for stream in inp.streams.audio:
+            if soundtrack is not None and processed_audio is None:
+                audio_codec = AUDIO_ENCODERS.get(stream.codec_context.name)
+                if audio_codec is None:
+                    raise UnsupportedFormat(f"cannot re-encode {stream.codec_context.name} audio")
+                audio_out = out.add_stream(audio_codec, rate=stream.codec_context.sample_rate)
+                audio_out.layout = stream.codec_context.layout
+                if stream.codec_context.bit_rate:
+                    audio_out.bit_rate = stream.codec_context.bit_rate
+                processed_audio = stream
+                audio_mode = "reencoded"
+            else:
+                audio_map[stream.index] = out.add_stream_from_template(stream)
+                audio_mode = "copy" if audio_mode == "none" else audio_mode
+
+        marker = (
+            FrameMarker(settings.watermark_id, settings.key, settings.strength)
+            if settings.watermark_id is not None and settings.key is not None
+            else None
+        )
+        sprites: dict[tuple[int, int], YuvSprite] = {}
+        frames = 0
+        streams = [vin, *inp.streams.audio]
+        try:
+            for packet in inp.demux(streams):
+                if packet.stream.index in audio_map:
+                    if packet.dts is None:
+                        continue
+                    packet.stream = audio_map[packet.stream.index]
+                    out.mux(packet)
+                    continue
+                if processed_audio is not None and packet.stream.index == processed_audio.index:
+                    for aframe in packet.decode():
+                        out.mux(audio_out.encode(_process_audio(aframe, soundtrack)))  # type: ignore[arg-type]
+                    continue
+                for frame in packet.decode():
+                    if not isinstance(frame, av.VideoFrame):
+                        continue
+                    out.mux(vout.encode(_label_frame(frame, settings, marker, sprites)))
+                    frames += 1
+                    if progress is not None and frame.time is not None:
+                        progress(float(frame.time), duration)
+            out.mux(vout.encode(None))
+            if audio_out is not None:
+                out.mux(audio_out.encode(None))
+        except av.FFmpegError as exc:
+            raise CorruptMedia(f"video decode/encode failed: {exc}") from None
+        if frames == 0:
+            raise CorruptMedia("the video stream has no decodable frames")
+    return VideoLabelResult(
+        container=kind.name, video_codec=vin.codec_context.name, encoder=encoder,
+        width=vout.width, height=vout.height, frames=frames, duration_seconds=duration, audio=audio_mode,
+    )
+
+
+def _process_audio(frame: av.AudioFrame, soundtrack: SoundtrackProcessor) -> av.AudioFrame:
+    pcm = frame.to_ndarray()
+    planar = frame.format.is_planar
+    data = pcm.T if planar else pcm.reshape(-1, len(frame.layout.channels))
+    floats = data.astype(np.float32)
+    if frame.format.name.startswith("s16"):
+        floats /= 32768.0
+    processed = np.asarray(soundtrack(floats, frame.sample_rate), dtype=np.float32)
+    out = av.AudioFrame.from_ndarray(np.ascontiguousarray(processed.T), format="fltp", layout=frame.layout.name)
+    out.sample_rate = frame.sample_rate
+    out.pts = frame.pts
+    out.time_base = frame.time_base
+    return out
+
+
+def _label_frame(
+    frame: av.VideoFrame,
+    settings: VideoLabelSettings,
+    marker: FrameMarker | None,
+    sprites: dict[tuple[int, int], YuvSprite],
+) -> av.VideoFrame:
+    if frame.format.name != "yuv420p":
+        frame = frame.reformat(format="yuv420p")
+    y, u, v = _ndarray_planes(frame)
+    y = marker.mark(y) if marker is not None else y.copy()
+    u, v = u.copy(), v.copy()
+    seconds = float(frame.time) if frame.time is not None else 0.0
+    if settings.label is not None and (settings.label_whole or seconds < settings.label_seconds):
+        size = (frame.height, frame.width)
+        sprite = sprites.get(size)
+        if sprite is None:
+            sprite = sprites[size] = render_sprite(frame.height, frame.width, settings.label)
+        blend_yuv420(y, u, v, sprite)
+    return _new_yuv_frame(y, u, v, frame)
+
+
+def read_aigc(path: Path) -> dict[str, Any] | None:
+    """The container-level AIGC JSON of a video, or None."""
+    inp, _ = _open_input(path)
+    with contextlib.closing(inp):
+        for name, value in inp.metadata.items():
+            if name.upper() == AIGC_TAG:
+                try:
+                    parsed = json.loads(value)
+                except ValueError:
+                    return None
+                return parsed if isinstance(parsed, dict) else None
+    return None
+
+
+def detect_video_file(
+    path: Path, key: WatermarkKey, max_frames: int = 48, segment_seconds: float = 1.0
+) -> VideoDetection:
+    """Sample up to ``max_frames`` frames spread evenly over the video (seeking when it is long)."""
+    inp, _ = _open_input(path)
+    with contextlib.closing(inp):
+        if not inp.streams.video:
+            raise UnsupportedFormat("the file has no video stream")
+        vin = inp.streams.video[0]
+        vin.thread_type = "AUTO"
+        duration = float(inp.duration / av.time_base) if inp.duration else 0.0
+        rate = float(vin.average_rate or 25)
+        total = max(1, int(duration * rate))
+        step = max(1, total // max_frames)
+
+        def sampled() -> Any:
+            try:
+                for index, frame in enumerate(inp.decode(vin)):
+                    if index % step == 0:
+                        yield float(frame.time or 0.0), frame.to_ndarray(format="gray")
+            except av.FFmpegError as exc:
+                raise CorruptMedia(f"video decode failed: {exc}") from None
+
+        return detect_frames(sampled(), key, segment_seconds)

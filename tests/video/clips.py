@@ -1,0 +1,42 @@
+"""Tiny synthetic clips for the video tests (a textured pan, optionally with a sine soundtrack)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+
+def make_clip(
+    path: Path, codec: str = "libx264", frames: int = 50, width: int = 384, height: int = 256,
+    audio: str | None = "aac", fmt: str | None = None,
+) -> Path:
+    out = av.open(str(path), "w", format=fmt)
+    video = out.add_stream(codec, rate=25)
+    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    sound = None
+    if audio is not None:
+        sound = out.add_stream(audio, rate=48000)
+        sound.layout = "stereo"
+    rng = np.random.default_rng(7)
+    base = cv2.resize(
+        rng.integers(0, 255, (height // 8, (width + frames) // 8 + 1, 3), dtype=np.uint8),
+        ((width + frames) // 8 * 8 + 8, height), interpolation=cv2.INTER_CUBIC,
+    )
+    for index in range(frames):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(base[:, index : index + width]), format="rgb24")
+        out.mux(video.encode(frame))
+    out.mux(video.encode(None))
+    if sound is not None:
+        step = 960
+        for start in range(0, int(frames / 25 * 48000), step):
+            t = (np.arange(step) + start) / 48000
+            pcm = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            chunk = av.AudioFrame.from_ndarray(np.stack([pcm, pcm]), format="fltp", layout="stereo")
+            chunk.sample_rate, chunk.pts = 48000, start
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode(None))
+    out.close()
+    return path

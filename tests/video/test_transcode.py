@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from labeler.errors import CorruptMedia, InvalidOption, UnsupportedFormat
+from labeler.settings import VisibleLabelOptions
+from labeler.video.containers import MOV, MP4, WEBM, sniff_video
+from labeler.video.transcode import (
+    VideoLabelSettings,
+    detect_video_file,
+    label_video_file,
+    read_aigc,
+)
+from labeler.watermark.keys import WatermarkKey
+from tests.video.clips import make_clip
+
+KEY = WatermarkKey(b"video-test-key-0123456789abcdef")
+WID = 0x0123456789ABCDEF
+
+
+def settings(**kw: object) -> VideoLabelSettings:
+    aigc = json.dumps({"Label": "1", "ProduceID": "t"})
+    base: dict[str, object] = {"watermark_id": WID, "key": KEY, "aigc_json": aigc}
+    base.update(kw)
+    return VideoLabelSettings(**base)  # type: ignore[arg-type]
+
+
+def test_sniff() -> None:
+    assert sniff_video(b"\0\0\0\x20ftypisom" + b"\0" * 52) is MP4
+    assert sniff_video(b"\0\0\0\x14ftypqt  " + b"\0" * 52) is MOV
+    assert sniff_video(b"\0\0\0\x1cftypavif" + b"\0" * 52) is None
+    assert sniff_video(b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01B\x82\x84webm" + b"\0" * 40) is WEBM
+    assert sniff_video(b"RIFF....WAVEfmt ") is None
+
+
+def test_mp4_label_roundtrip(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=75)
+    dst = tmp_path / "out.mp4"
+    result = label_video_file(src, dst, settings())
+    assert (result.container, result.encoder, result.frames, result.audio) == ("mp4", "libx264", 75, "copy")
+    assert read_aigc(dst) == {"Label": "1", "ProduceID": "t"}
+    assert read_aigc(src) is None
+    found = detect_video_file(dst, KEY)
+    assert found.detected and found.watermark_id == WID
+    assert [s.detected for s in found.segments] == [True, True, True]
+    assert not detect_video_file(src, KEY).detected
+    with av.open(str(dst)) as out, av.open(str(src)) as inp:
+        assert out.streams.video[0].average_rate == inp.streams.video[0].average_rate
+        assert (out.streams.video[0].width, out.streams.video[0].height) == (384, 256)
+        assert out.streams.audio[0].codec_context.name == "aac"
+
+
+def test_label_only_on_opening_seconds(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=100, audio=None)
+    dst = tmp_path / "out.mp4"
+    label_video_file(src, dst, settings(label=VisibleLabelOptions(), crf=10))
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        pairs = list(zip(a.decode(video=0), b.decode(video=0), strict=True))
+    def corner_diff(i: int) -> float:
+        x = pairs[i][0].to_ndarray(format="gray").astype(float)[-60:, -120:]
+        y = pairs[i][1].to_ndarray(format="gray").astype(float)[-60:, -120:]
+        return float(np.abs(x - y).mean())
+    assert corner_diff(10) > 3 * corner_diff(60) + 5  # label drawn (bottom-right box)
+    assert corner_diff(60) < 5  # gone after 2 s (only the faint watermark remains)
+
+
+def test_webm_vp9_with_soundtrack_processor(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.webm", codec="libvpx-vp9", frames=50, audio="libopus")
+    dst = tmp_path / "out.webm"
+    calls: list[int] = []
+
+    def halve(pcm: np.ndarray, rate: int) -> np.ndarray:
+        assert pcm.dtype == np.float32 and pcm.ndim == 2 and pcm.shape[1] == 2
+        calls.append(rate)
+        return pcm * 0.5
+
+    result = label_video_file(src, dst, settings(), soundtrack=halve)
+    assert result.audio == "reencoded" and calls and set(calls) == {48000}
+    assert read_aigc(dst) is not None
+    assert detect_video_file(dst, KEY).watermark_id == WID
+
+
+def test_interrupt_leaves_no_partial_output(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=50, audio=None)
+    dst = tmp_path / "out.mp4"
+
+    def interrupt(done: float, total: float) -> None:
+        if done > 0.5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        label_video_file(src, dst, settings(), progress=interrupt)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_bad_inputs(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 10)
+    with pytest.raises(UnsupportedFormat):
+        label_video_file(junk, tmp_path / "o.mp4", settings())
+    src = make_clip(tmp_path / "in.mp4", frames=25, audio=None)
+    truncated = tmp_path / "trunc.mp4"
+    truncated.write_bytes(src.read_bytes()[:300])
+    with pytest.raises((CorruptMedia, UnsupportedFormat)):
+        label_video_file(truncated, tmp_path / "o2.mp4", settings())
+    assert not (tmp_path / "o2.mp4").exists()
+    with pytest.raises(InvalidOption):
+        settings(label_seconds=1.0)
+    with pytest.raises(InvalidOption):
+        settings(crf=99)
+
+
+def test_cli_labels_video(tmp_path: Path) -> None:
+    import io
+
+    from labeler.cli import main
+
+    src = make_clip(tmp_path / "in.mp4", frames=50, audio=None)
+    dst = tmp_path / "out.mp4"
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["label", str(src), str(dst), "--no-registry", "--no-watermark", "--json", "--crf", "30"], out, err)
+    info = json.loads(out.getvalue())
+    assert code == 0 and info["format"] == "mp4" and info["frames"] == 50 and info["watermark_id"] is None
+    aigc = read_aigc(dst)
+    assert aigc is not None and aigc["Label"] == "1"
