@@ -198,7 +198,8 @@ def soak_section(server: Server, jpeg: bytes, calls: int) -> tuple[str, Any]:
     raw = {"calls": calls, "seconds": elapsed, "unexpected": dict(unexpected), "outcomes": dict(outcomes),
            "fd_growth": open_fds() - fds_before, "rss_growth_mb": rss_mb() - rss_before,
            "inflight_after": server.running.pool.admitted}
-    text = table(["calls", "seconds", "unexpected outcomes", "open fd growth (incl. spool files)", "calls in flight after",
+    text = table(["calls", "seconds", "unexpected outcomes", "open fd growth (incl. spool files)",
+                  "calls in flight after",
                   "RSS growth MB"],
                  [[calls, f"{elapsed:.0f}", sum(unexpected.values()), raw["fd_growth"], raw["inflight_after"],
                    f"{raw['rss_growth_mb']:.0f}"]])
