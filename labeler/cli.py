@@ -21,7 +21,8 @@ from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
 from labeler.store.registry import Registry, default_registry_path
 
 EXIT_OK, EXIT_UNLABELLED, EXIT_ERROR = 0, 1, 2
-MEDIA_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus")
+MEDIA_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus",
+                  ".mp4", ".mov", ".webm", ".mkv")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -325,6 +326,8 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from labeler.verify import Verifier
+    from labeler.video.labeling import is_video_file
+    from labeler.video.verifying import verify_video_file
 
     if args.server:
         return cli_service.remote_verify(args, _expand(args.paths, args.recursive), out, err, _human_report)
@@ -357,7 +360,10 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         verifier = Verifier(key, registry, trust=trust)
         for path in files:
             try:
-                report = verifier.verify_file(path, user_declared=args.declared).to_dict()
+                if is_video_file(path):  # streamed from the path, never read whole
+                    report = verify_video_file(path, key, registry, args.declared)
+                else:
+                    report = verifier.verify_file(path, user_declared=args.declared).to_dict()
             except LabelerError as exc:
                 errors += 1
                 entry = {"source": str(path), "error": {"code": exc.code, "message": exc.message}}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from labeler.settings import LabelOptions
 from labeler.video.labeling import label_video_path
@@ -32,6 +32,28 @@ def _progress_bar(err: TextIO) -> tuple[object, object]:
     return update, finish
 
 
+def _record(args: argparse.Namespace, info: dict[str, Any], key: WatermarkKey | None) -> bool:
+    """Record the labeling (after the output exists), like the image and audio paths do."""
+    from datetime import UTC, datetime
+
+    from labeler.cli import _registry
+    from labeler.store.registry import LabelRecord
+    from labeler.video.verifying import file_sha256
+
+    with _registry(args) as registry:
+        if registry is None:
+            return False
+        registry.record(LabelRecord(
+            produce_id=info["produce_id"], content_producer=info["content_producer"],
+            watermark_id=int(info["watermark_id"], 16) if info["watermark_id"] else None,
+            output_sha256=file_sha256(args.output), input_sha256=file_sha256(args.input),
+            media_kind="video", media_format=info["format"], label_value=info["label_value"],
+            key_id=key.key_id if (key is not None and info["watermark_id"]) else None,
+            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        ))
+    return True
+
+
 def cmd_label_video(
     args: argparse.Namespace, options: LabelOptions, key: WatermarkKey | None, out: TextIO, err: TextIO | None = None
 ) -> int:
@@ -45,7 +67,8 @@ def cmd_label_video(
         )
     finally:
         finish()  # type: ignore[operator]
-    info.update(input=str(args.input), output=str(args.output), recorded=False)
+    recorded = _record(args, info, key)
+    info.update(input=str(args.input), output=str(args.output), recorded=recorded)
     if args.json:
         out.write(json.dumps(info, ensure_ascii=False, indent=2) + "\n")
     else:

@@ -63,5 +63,8 @@ def label_video_path(
         "width": result.width, "height": result.height, "frames": result.frames,
         "duration_seconds": result.duration_seconds, "audio": result.audio,
         "aigc": aigc.to_dict() if options.metadata else None,
+        "content_producer": options.producer,
+        "produce_id": produce_id,
+        "label_value": options.label_value,
         "watermark_id": f"{watermark_id:016x}" if watermark_id is not None else None,
     }

@@ -128,3 +128,38 @@ def test_cli_labels_video(tmp_path: Path) -> None:
     assert code == 0 and info["format"] == "mp4" and info["frames"] == 50 and info["watermark_id"] is None
     aigc = read_aigc(dst)
     assert aigc is not None and aigc["Label"] == "1"
+
+
+def test_cli_verifies_video_with_registry_and_per_second_results(tmp_path: Path, key_file: Path) -> None:
+    import io
+
+    from labeler.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        return main(list(argv), out, err), out.getvalue(), err.getvalue()
+
+    src = make_clip(tmp_path / "in.mp4", frames=75, audio=None)
+    dst = tmp_path / "out.mp4"
+    registry = str(tmp_path / "registry.sqlite")
+    code, _, err = run("label", str(src), str(dst), "--key-file", str(key_file), "--registry", registry,
+                       "--crf", "23")
+    assert code == 0, err
+    code, out, err = run("verify", str(dst), str(src), "--key-file", str(key_file), "--registry", registry, "--json")
+    assert code == 1, err  # the source carries no label
+    labelled, plain = json.loads(out)["results"]
+    assert labelled["verdict"] == "confirmed" and labelled["metadata"]["fields"]["Label"] == "1"
+    assert labelled["watermark"]["detected"] and labelled["watermark"]["segments_detected"] >= 2
+    assert plain["verdict"] == "none" and not plain["watermark"]["detected"]
+    # Metadata stripped (a remux without tags): the watermark alone, found in the registry, confirms it.
+    stripped = tmp_path / "stripped.mp4"
+    with av.open(str(dst)) as inp, av.open(str(stripped), "w") as out_c:
+        stream = out_c.add_stream_from_template(inp.streams.video[0])
+        for packet in inp.demux(inp.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                out_c.mux(packet)
+    code, out, _ = run("verify", str(stripped), "--key-file", str(key_file), "--registry", registry, "--json")
+    report = json.loads(out)["results"][0]
+    assert not report["metadata"]["present"]
+    assert report["verdict"] == "confirmed" and report["registry"], report["reason"]
