@@ -18,7 +18,7 @@ from labeler.watermark.image import (
     working_luma,
 )
 from labeler.watermark.keys import WatermarkKey
-from labeler.watermark.sync import cyclic_upsample, find_offset, fold, highpass_cyclic, whiten
+from labeler.watermark.sync import find_offset, fold, whiten
 
 __all__ = ["strength_map"]
 
@@ -30,7 +30,7 @@ def strength_map(pixels: np.ndarray, key: WatermarkKey) -> np.ndarray:
     """
     work = working_luma(pixels)
     whitened = whiten(work)
-    pattern = highpass_cyclic(cyclic_upsample(tile_layout(key).sync_chips, WORK_CELL_PX))
+    pattern = tile_layout(key).sync_template
     sync = find_offset(fold(whitened, TILE_PX), pattern)
     template = _tiled(np.roll(pattern, (sync.dy, sync.dx), axis=(0, 1)), whitened.shape)
     rows, cols = whitened.shape[0] // TILE_PX, whitened.shape[1] // TILE_PX

@@ -45,15 +45,16 @@ def coded_length(info_bits: int) -> int:
     return (info_bits + _MEMORY) * RATE_INVERSE
 
 
+#: Generator taps as filters: entry k is the weight of the input k steps back (bit 6 - k of the generator).
+_TAPS = np.array([[(g >> (_MEMORY - k)) & 1 for k in range(CONSTRAINT_LENGTH)] for g in GENERATORS], dtype=np.int64)
+
+
 def encode(bits: np.ndarray) -> np.ndarray:
     """Coded bits (uint8 0/1) for ``bits`` followed by the zero tail."""
-    state = 0
-    out: list[int] = []
-    for bit in [*bits.astype(np.uint8).tolist(), *([0] * _MEMORY)]:
-        register = (bit << _MEMORY) | state
-        out.extend(_parity(register & g) for g in GENERATORS)
-        state = register >> 1
-    return np.array(out, dtype=np.uint8)
+    message = np.concatenate([bits.astype(np.int64), np.zeros(_MEMORY, dtype=np.int64)])
+    # Each generator's output is the parity of a 7-tap filter over the message (a convolution mod 2).
+    coded = np.stack([np.convolve(message, taps)[: message.size] & 1 for taps in _TAPS], axis=1)
+    return coded.reshape(-1).astype(np.uint8)
 
 
 def viterbi_decode(soft: np.ndarray, info_bits: int) -> tuple[np.ndarray, float]:
@@ -63,23 +64,23 @@ def viterbi_decode(soft: np.ndarray, info_bits: int) -> tuple[np.ndarray, float]
     if soft.shape != (steps * RATE_INVERSE,):
         raise ValueError(f"expected {steps * RATE_INVERSE} soft values")
     symbols = soft.astype(np.float64).reshape(steps, RATE_INVERSE)
+    # Every step's branch metrics at once; the tail's forbidden branches (input 1) set to -inf up front,
+    # so the loop is three array operations per step.
+    branches = np.einsum("bns,ts->tbn", _BRANCH_SYMBOLS, symbols)
+    branches[info_bits:, :, _INPUT_OF_NEXT == 1] = -np.inf
     metric = np.full(_STATES, -np.inf)
     metric[0] = 0.0
-    decisions = np.empty((steps, _STATES), dtype=np.uint8)
+    decisions = np.empty((steps, _STATES), dtype=bool)
     for t in range(steps):
-        branch = _BRANCH_SYMBOLS @ symbols[t]  # (2, 64)
-        candidates = metric[_PRED] + branch
-        if t >= info_bits:  # tail: only input 0 is allowed
-            candidates[:, _INPUT_OF_NEXT == 1] = -np.inf
-        choice = (candidates[1] > candidates[0]).astype(np.uint8)
-        decisions[t] = choice
-        metric = np.where(choice == 1, candidates[1], candidates[0])
+        candidates = metric[_PRED] + branches[t]
+        np.greater(candidates[1], candidates[0], out=decisions[t])
+        metric = np.maximum(candidates[0], candidates[1])
     state = 0
     best = float(metric[0])
     bits = np.empty(steps, dtype=np.uint8)
     for t in range(steps - 1, -1, -1):
         bits[t] = _INPUT_OF_NEXT[state]
-        state = int(_PRED[decisions[t, state], state])
+        state = int(_PRED[int(decisions[t, state]), state])
     return bits[:info_bits], best
 
 

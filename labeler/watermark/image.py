@@ -42,6 +42,7 @@ from labeler.watermark.sync import (
     lattice_candidates,
     warp_to_canonical,
     whiten,
+    whiten_at_canonical,
 )
 
 TILE_CELLS = 32
@@ -79,6 +80,7 @@ class TileLayout:
     data_cells: np.ndarray  # int64 flat indices of the data cells
     data_signs: np.ndarray  # float32 ±1 keyed scrambler, one per data cell
     data_bit: np.ndarray  # int64 coded-bit index carried by each data cell
+    sync_template: np.ndarray  # float32 TILE_PX², the sync chips as the whitened detector sees them
 
 
 @lru_cache(maxsize=16)
@@ -90,8 +92,10 @@ def tile_layout(key: WatermarkKey) -> TileLayout:
     sync_chips[sync_cells] = key.signs("image/sync", SYNC_CELLS)
     # Spread coded bits evenly over the data cells, in keyed order.
     data_bit = key.rng("image/assign").permutation(np.arange(data_cells.size) % CODED_BITS)
+    sync_grid = sync_chips.reshape(TILE_CELLS, TILE_CELLS)
     return TileLayout(
-        sync_chips=sync_chips.reshape(TILE_CELLS, TILE_CELLS),
+        sync_chips=sync_grid,
+        sync_template=highpass_cyclic(cyclic_upsample(sync_grid, WORK_CELL_PX)),
         data_cells=data_cells,
         data_signs=key.signs("image/scramble", data_cells.size),
         data_bit=data_bit.astype(np.int64),
@@ -201,10 +205,13 @@ class ImageDetection:
     bit_reliability: tuple[float, ...] = ()
 
 
+@lru_cache(maxsize=1)
 def _single_chip_kernel() -> np.ndarray:
     one = np.zeros((TILE_CELLS, TILE_CELLS), dtype=np.float32)
     one[0, 0] = 1.0
-    return highpass_cyclic(cyclic_upsample(one, WORK_CELL_PX))
+    kernel = highpass_cyclic(cyclic_upsample(one, WORK_CELL_PX))
+    kernel.setflags(write=False)  # cached and shared
+    return kernel
 
 
 def _cell_responses(aligned: np.ndarray) -> np.ndarray:
@@ -231,7 +238,7 @@ class _Attempt:
 def _decode_plane(whitened: np.ndarray, layout: TileLayout, geometry: Geometry) -> _Attempt:
     """Fold, synchronise and soft-decode one canonical-geometry whitened plane."""
     folded = fold(whitened, TILE_PX)
-    sync = find_offset(folded, highpass_cyclic(cyclic_upsample(layout.sync_chips, WORK_CELL_PX)))
+    sync = find_offset(folded, layout.sync_template)
     aligned = np.roll(folded, (-sync.dy, -sync.dx), axis=(0, 1))
     responses = _cell_responses(aligned)
     soft = _soft_coded(layout, responses)
@@ -294,6 +301,9 @@ GEOMETRY_CANDIDATES = 8
 #: twice (blinds in dogs-window outscore the tile lattice), hence four.
 ALWAYS_DECODED_CANDIDATES = 4
 PROMINENT_CANDIDATE_RATIO = 1.5
+#: A candidate whose sync peak reaches this but whose payload fails gets a second, slower decode
+#: (``whiten_at_canonical``). Unmarked pictures: highest sync z 5.8 in 10,000 benchmark crops.
+REWHITEN_SYNC_Z = 7.0
 
 
 def detect_image(
@@ -323,11 +333,16 @@ def detect_image(
     for rank, geometry in enumerate(candidates):
         if rank >= ALWAYS_DECODED_CANDIDATES and geometry.score < PROMINENT_CANDIDATE_RATIO * typical:
             continue
-        warped, inside = warp_to_canonical(work, geometry)
+        warped = warp_to_canonical(whitened, geometry)
         if min(warped.shape) < TILE_PX:
             continue
-        attempt = _decode_plane(whiten(warped) * inside, layout, geometry)
+        attempt = _decode_plane(warped, layout, geometry)
         tried += 1
+        if attempt.watermark_id is None and attempt.sync.z >= REWHITEN_SYNC_Z:
+            # The tile is clearly there but the payload did not decode: whiten again at the canonical scale
+            # (a second hypothesis for the bound; unmarked pictures almost never get here).
+            attempt = _decode_plane(whiten_at_canonical(work, geometry), layout, geometry)
+            tried += 1
         if attempt.watermark_id is not None:
             return _report(attempt, tried, false_positive_limit)
         if attempt.sync.z > best.sync.z:

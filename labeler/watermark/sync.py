@@ -127,30 +127,50 @@ IDENTITY = Geometry(1.0, 0.0)
 
 @lru_cache(maxsize=8)
 def _detrend_spectrum(height: int, width: int) -> np.ndarray:
-    """Spectrum (OpenCV packed format) of "identity minus a Gaussian blur", for detrending by multiplying."""
+    """Spectrum (OpenCV packed format) of "identity minus a Gaussian blur", circularly shifted by half the
+    (even) size: multiplying by it both detrends and centres (fftshift) the autocorrelation."""
     dy = np.minimum(np.arange(height), height - np.arange(height)).astype(np.float64)
     dx = np.minimum(np.arange(width), width - np.arange(width)).astype(np.float64)
     kernel = np.exp(-(dy[:, None] ** 2 + dx[None, :] ** 2) / (2.0 * ACF_DETREND_SIGMA**2))
     kernel = -kernel / kernel.sum()
     kernel[0, 0] += 1.0
-    return cv2.dft(kernel.astype(np.float32))
+    spectrum = cv2.dft(np.roll(kernel, (height // 2, width // 2), axis=(0, 1)).astype(np.float32))
+    spectrum.setflags(write=False)  # cached and shared
+    return spectrum
+
+
+def fast_dft_size(length: int) -> int:
+    """The smallest 2^a * 3^b * 5^c >= ``length`` with b <= 2 and c <= 1.
+
+    OpenCV's getOptimalDFTSize allows any power of 3 and 5, but its radix-5 passes are slow: the
+    1080p plane's 1875 (3 * 5^4) took 1.5x as long as 1920 (2^7 * 3 * 5).
+    """
+    best = None
+    for odd in (1, 3, 5, 9, 15, 45):
+        size = odd
+        while size < length:
+            size *= 2
+        best = size if best is None else min(best, size)
+    assert best is not None
+    return best
 
 
 def autocorrelation(plane: np.ndarray) -> np.ndarray:
     """Linear (zero-padded) autocorrelation, centred, with its smooth trend removed.
 
-    OpenCV's packed real DFT (6x faster than NumPy's here) at an optimal padded size; the detrending
-    blur is applied as one more spectrum product instead of a large spatial filter.
+    OpenCV's packed real DFT (6x faster than NumPy's here) at a fast padded size (``fast_dft_size``),
+    computed in place in one buffer: fresh multi-megabyte temporaries cost more in page faults than the
+    arithmetic. The detrending blur and the centring shift are one more spectrum product.
     """
     height, width = plane.shape
-    padded_h, padded_w = cv2.getOptimalDFTSize(2 * height), cv2.getOptimalDFTSize(2 * width)
-    padded = np.zeros((padded_h, padded_w), dtype=np.float32)
-    padded[:height, :width] = plane
-    spectrum = cv2.dft(padded)
-    power = cv2.mulSpectrums(spectrum, spectrum, 0, conjB=True)
-    detrended = cv2.mulSpectrums(power, _detrend_spectrum(padded_h, padded_w), 0)
-    acf = cv2.idft(detrended, flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
-    return np.fft.fftshift(acf)
+    padded_h, padded_w = fast_dft_size(2 * height), fast_dft_size(2 * width)
+    buffer = np.zeros((padded_h, padded_w), dtype=np.float32)
+    buffer[:height, :width] = plane
+    cv2.dft(buffer, dst=buffer)
+    cv2.mulSpectrums(buffer, buffer, 0, c=buffer, conjB=True)
+    cv2.mulSpectrums(buffer, _detrend_spectrum(padded_h, padded_w), 0, c=buffer)
+    cv2.idft(buffer, dst=buffer, flags=cv2.DFT_REAL_OUTPUT | cv2.DFT_SCALE)
+    return buffer
 
 
 #: Lattice points for the fine stage: longer lags pin the angle and period down more precisely.
@@ -162,23 +182,23 @@ REFINE_ROTATION_SPAN_DEGREES = 0.5
 REFINE_STEPS = 41
 
 
-def _lattice_point(acf: np.ndarray, period: np.ndarray, angle: np.ndarray, m: int, n: int) -> np.ndarray:
-    """The autocorrelation at lattice point (m, n) of every candidate (period, angle)."""
-    centre_y, centre_x = acf.shape[0] // 2, acf.shape[1] // 2
-    cos, sin = np.cos(angle), np.sin(angle)
-    x = (centre_x + (m * cos - n * sin) * period).astype(np.float32)
-    y = (centre_y + (m * sin + n * cos) * period).astype(np.float32)
-    return cv2.remap(acf, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-
-
-def _lattice_score(
+def _lattice_points(
     acf: np.ndarray, period: np.ndarray, angle: np.ndarray, points: tuple[tuple[int, int], ...]
 ) -> np.ndarray:
-    """Autocorrelation summed over ``points`` of the lattice (period, angle), for arrays of candidates."""
-    score = np.zeros(period.shape, dtype=np.float32)
-    for m, n in points:
-        score += _lattice_point(acf, period, angle, m, n)
-    return score
+    """The autocorrelation at each lattice point (m, n) of every candidate (period, angle): one array of
+    shape ``(len(points), *period.shape)``, read with a single remap (per-point calls cost more in
+    NumPy dispatch than in lookups)."""
+    centre_y, centre_x = acf.shape[0] // 2, acf.shape[1] // 2
+    m = np.array([p[0] for p in points], dtype=np.float64).reshape(-1, *([1] * period.ndim))
+    n = np.array([p[1] for p in points], dtype=np.float64).reshape(m.shape)
+    cos, sin = np.cos(angle) * period, np.sin(angle) * period
+    x = (centre_x + (m * cos - n * sin)).astype(np.float32).reshape(len(points), -1)
+    y = (centre_y + (m * sin + n * cos)).astype(np.float32).reshape(len(points), -1)
+    values = cv2.remap(acf, x, y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return values.reshape(len(points), *period.shape)
+
+
+_SQUARE_POINTS = ((1, 0), (2, 0), (0, 1), (0, 2), (1, 1), (1, -1))
 
 
 def _square_lattice_score(acf: np.ndarray, period: np.ndarray, angle: np.ndarray) -> np.ndarray:
@@ -187,22 +207,26 @@ def _square_lattice_score(acf: np.ndarray, period: np.ndarray, angle: np.ndarray
     Pictures with stripes (blinds, fences, text lines) have strong one-directional periodicity; taking
     the weaker of each pair stops them outscoring the two-dimensional tile lattice.
     """
-    along_x = _lattice_point(acf, period, angle, 1, 0) + _lattice_point(acf, period, angle, 2, 0)
-    along_y = _lattice_point(acf, period, angle, 0, 1) + _lattice_point(acf, period, angle, 0, 2)
-    diagonal = _lattice_point(acf, period, angle, 1, 1)
-    antidiagonal = _lattice_point(acf, period, angle, 1, -1)
-    return np.minimum(along_x, along_y) + np.minimum(diagonal, antidiagonal)
+    x1, x2, y1, y2, diagonal, antidiagonal = _lattice_points(acf, period, angle, _SQUARE_POINTS)
+    return np.minimum(x1 + x2, y1 + y2) + np.minimum(diagonal, antidiagonal)
 
 
-def _refine(acf: np.ndarray, nominal_period: int, coarse: Geometry) -> Geometry:
-    scales = coarse.scale * np.exp(np.linspace(-REFINE_SCALE_SPAN, REFINE_SCALE_SPAN, REFINE_STEPS))
-    angles = coarse.rotation + np.deg2rad(
-        np.linspace(-REFINE_ROTATION_SPAN_DEGREES, REFINE_ROTATION_SPAN_DEGREES, REFINE_STEPS)
-    )
-    scale_grid, angle_grid = np.meshgrid(scales, angles, indexing="ij")
-    score = _lattice_score(acf, nominal_period * scale_grid, angle_grid, REFINE_POINTS)
-    i, j = np.unravel_index(int(np.argmax(score)), score.shape)
-    return Geometry(scale=float(scale_grid[i, j]), rotation=float(angle_grid[i, j]), score=coarse.score)
+def _refine(acf: np.ndarray, nominal_period: int, coarse: list[Geometry]) -> list[Geometry]:
+    """Each coarse candidate moved to the best (scale, angle) of a fine grid around it, on more and longer
+    lattice vectors; all candidates' grids are scored together."""
+    scale_offsets = np.exp(np.linspace(-REFINE_SCALE_SPAN, REFINE_SCALE_SPAN, REFINE_STEPS))
+    angle_offsets = np.deg2rad(np.linspace(-REFINE_ROTATION_SPAN_DEGREES, REFINE_ROTATION_SPAN_DEGREES, REFINE_STEPS))
+    scales = np.array([g.scale for g in coarse])[:, None, None] * scale_offsets[None, :, None]
+    angles = np.array([g.rotation for g in coarse])[:, None, None] + angle_offsets[None, None, :]
+    scale_grid, angle_grid = np.broadcast_arrays(scales, angles)
+    score = _lattice_points(acf, nominal_period * scale_grid, angle_grid, REFINE_POINTS).sum(axis=0)
+    refined = []
+    for k, geometry in enumerate(coarse):
+        i, j = np.unravel_index(int(np.argmax(score[k])), score[k].shape)
+        refined.append(
+            Geometry(scale=float(scale_grid[k, i, j]), rotation=float(angle_grid[k, i, j]), score=geometry.score)
+        )
+    return refined
 
 
 def lattice_candidates(whitened: np.ndarray, nominal_period: int, count: int) -> list[Geometry]:
@@ -219,34 +243,51 @@ def lattice_candidates(whitened: np.ndarray, nominal_period: int, count: int) ->
     period, angle = np.meshgrid(nominal_period * np.exp(log_scales), angles, indexing="ij")
     score = _square_lattice_score(acf, period, angle)
 
-    found: list[Geometry] = []
+    coarse: list[Geometry] = []
     for _ in range(count):
         i, j = np.unravel_index(int(np.argmax(score)), score.shape)
         if not math.isfinite(float(score[i, j])):
             break
-        coarse = Geometry(scale=float(math.exp(log_scales[i])), rotation=float(angles[j]), score=float(score[i, j]))
-        found.append(_refine(acf, nominal_period, coarse))
+        scale, rotation = float(math.exp(log_scales[i])), float(angles[j])
+        coarse.append(Geometry(scale=scale, rotation=rotation, score=float(score[i, j])))
         # Suppress the neighbourhood so the next candidate is a different geometry.
         score[max(0, i - 8) : i + 9, max(0, j - 4) : j + 5] = -np.inf
-    return found
+    return _refine(acf, nominal_period, coarse) if coarse else []
 
 
-def warp_to_canonical(plane: np.ndarray, geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
-    """Undo ``geometry``: rotate back and rescale so the lattice has its nominal period and axes.
-
-    Returns the warped plane and a 0/1 mask of the pixels that came from inside the picture.
-    """
-    height, width = plane.shape
+def _canonical_affine(shape: tuple[int, ...], geometry: Geometry) -> tuple[np.ndarray, tuple[int, int]]:
+    """The affine matrix that rotates back and rescales about the centre, and the output (height, width)."""
+    height, width = shape[:2]
     factor = 1.0 / geometry.scale
     cos, sin = math.cos(geometry.rotation) * factor, math.sin(geometry.rotation) * factor
     out_h, out_w = max(1, round(height * factor)), max(1, round(width * factor))
     matrix = np.array([[cos, sin, 0.0], [-sin, cos, 0.0]], dtype=np.float64)
     matrix[:, 2] = np.array([out_w / 2.0, out_h / 2.0]) - matrix[:, :2] @ np.array([width / 2.0, height / 2.0])
+    return matrix, (out_h, out_w)
+
+
+def warp_to_canonical(whitened: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """Undo ``geometry`` on a whitened plane: rotate back and rescale so the lattice has its nominal
+    period and axes. Pixels from outside the picture are 0, which the fold ignores.
+
+    The plane is whitened once, before the lattice search, and each candidate warps that: re-whitening
+    every warped plane cost a third of each candidate's decode and rarely matters (see
+    ``whiten_at_canonical`` for when it does).
+    """
+    matrix, (out_h, out_w) = _canonical_affine(whitened.shape, geometry)
+    return cv2.warpAffine(
+        whitened, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+    )
+
+
+def whiten_at_canonical(plane: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """Warp the *unwhitened* plane to the canonical geometry, then whiten: slower than
+    ``warp_to_canonical`` on the whitened plane, but the whitening filter then sees the mark's cells at
+    their nominal size, which rescues marginal decodes on strongly rescaled, busy pictures."""
+    matrix, (out_h, out_w) = _canonical_affine(plane.shape, geometry)
     warped = cv2.warpAffine(plane, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    # The mask is warped as uint8 (a quarter of the bytes of float32: this warp was the costliest step
-    # of each candidate's decode).
     inside = cv2.warpAffine(
         np.ones(plane.shape, dtype=np.uint8), matrix, (out_w, out_h), flags=cv2.INTER_NEAREST,
         borderMode=cv2.BORDER_CONSTANT, borderValue=0,
     )
-    return warped, inside.astype(np.float32)
+    return whiten(warped) * inside.astype(np.float32)

@@ -69,3 +69,40 @@ def test_bit_reliability_flags_a_corrupted_stretch() -> None:
     # Bits whose coded steps (t .. t+6) fall inside the wiped stretch are the shakiest.
     assert reliability[46:56].min() < 0.5 * reliability[:40].min()
     assert int(np.argmin(reliability)) in range(44, 60)
+
+
+_SHORT_INFO = 8
+_ALL_SHORT_CODEWORDS = np.array(
+    [ecc.encode(np.array([(word >> (7 - i)) & 1 for i in range(_SHORT_INFO)], dtype=np.uint8)) * 2.0 - 1.0
+     for word in range(1 << _SHORT_INFO)]
+)
+
+
+@settings(max_examples=80)
+@given(st.integers(0, 2**32 - 1), st.floats(0.2, 3.0))
+def test_viterbi_is_maximum_likelihood(seed: int, noise: float) -> None:
+    # Brute force over all 256 codewords of an 8-bit message: the decoder's path must be the codeword that
+    # correlates best with the soft values, and its metric that correlation.
+    rng = np.random.default_rng(seed)
+    sent = _ALL_SHORT_CODEWORDS[rng.integers(0, 1 << _SHORT_INFO)]
+    soft = sent + rng.normal(0.0, noise, sent.size)
+    correlations = _ALL_SHORT_CODEWORDS @ soft
+    decoded, metric = ecc.viterbi_decode(soft, _SHORT_INFO)
+    assert np.isclose(metric, correlations.max())
+    assert np.isclose((ecc.encode(decoded) * 2.0 - 1.0) @ soft, correlations.max())
+
+
+def _shift_register_encode(bits: np.ndarray) -> np.ndarray:
+    """The encoder written as the textbook shift register (the reference for the vectorised one)."""
+    state, out = 0, []
+    for bit in [*bits.tolist(), *([0] * (ecc.CONSTRAINT_LENGTH - 1))]:
+        register = (int(bit) << (ecc.CONSTRAINT_LENGTH - 1)) | state
+        out.extend(bin(register & g).count("1") & 1 for g in ecc.GENERATORS)
+        state = register >> 1
+    return np.array(out, dtype=np.uint8)
+
+
+@given(st.lists(st.integers(0, 1), min_size=1, max_size=200))
+def test_encoder_matches_the_shift_register(bits: list[int]) -> None:
+    info = np.array(bits, dtype=np.uint8)
+    assert np.array_equal(ecc.encode(info), _shift_register_encode(info))
