@@ -101,6 +101,17 @@ class _FontSource:
         except OSError as exc:
             raise FontError(f"cannot read font file {self.path}: {exc.strerror or exc}") from None
 
+    def stamp(self) -> tuple[int, int] | None:
+        """(mtime in ns, size) of a font file, None for the bundled font or a path that is not a file (the
+        load then raises the precise error)."""
+        if self.path is None:
+            return None
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
     def load(self, size_px: int) -> ImageFont.FreeTypeFont:
         # Basic layout (FreeType only) renders the same everywhere, with or without libraqm; horizontal
         # CJK and Latin label text needs no shaping.
@@ -348,6 +359,18 @@ class _Layout:
     height: int
     pad_x: int
     pad_y: int
+    #: The whole label as (premultiplied grey level 0..255, alpha 0..1), from ``_label_layer``.
+    level: _Mask
+    alpha: _Mask
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_layout(source: _FontSource, stamp: tuple[int, int] | None, text: str, target: int) -> _Layout:
+    """The laid-out label for a font, text and ink height. Sizing renders the text several times and
+    costs more than the rest of the drawing, while a service labels thousands of pictures with the same
+    few sizes. ``stamp`` (a font file's mtime and size) makes an edited font file a new entry."""
+    del stamp  # part of the cache key only
+    return _layout(source, text, target, _load_checked(source, text, 100))
 
 
 def _layout(source: _FontSource, text: str, target: int, probe: ImageFont.FreeTypeFont) -> _Layout:
@@ -358,26 +381,26 @@ def _layout(source: _FontSource, text: str, target: int, probe: ImageFont.FreeTy
     ink = _ink_height(fill)
     pad_x = max(2, round(PAD_X_RATIO * ink))
     pad_y = max(1, round(PAD_Y_RATIO * ink))
+    height, width = union.shape[0] + 2 * pad_y, union.shape[1] + 2 * pad_x
+    level, alpha = _label_layer(height, width, pad_x, pad_y, fill, union)
+    for mask in (fill, union, level, alpha):
+        mask.setflags(write=False)  # layouts are cached and shared
     return _Layout(
-        font_size=size,
-        ink_height=ink,
-        fill=fill,
-        union=union,
-        width=union.shape[1] + 2 * pad_x,
-        height=union.shape[0] + 2 * pad_y,
-        pad_x=pad_x,
-        pad_y=pad_y,
+        font_size=size, ink_height=ink, fill=fill, union=union, width=width, height=height,
+        pad_x=pad_x, pad_y=pad_y, level=level, alpha=alpha,
     )
 
 
-def _label_layer(layout: _Layout) -> tuple[_Mask, _Mask]:
+def _label_layer(
+    height: int, width: int, pad_x: int, pad_y: int, fill: _Mask, union: _Mask
+) -> tuple[_Mask, _Mask]:
     """(premultiplied grey level 0..255, alpha 0..1) of the whole label: box, outline, then fill."""
-    box = _rounded_box_alpha(layout.height, layout.width, CORNER_RADIUS_RATIO * layout.height)
+    box = _rounded_box_alpha(height, width, CORNER_RADIUS_RATIO * height)
     alpha = BACKING_OPACITY * box
     level = BACKING_LEVEL * alpha
-    rows = slice(layout.pad_y, layout.pad_y + layout.union.shape[0])
-    cols = slice(layout.pad_x, layout.pad_x + layout.union.shape[1])
-    for cover, value in ((layout.union, STROKE_LEVEL), (layout.fill, TEXT_LEVEL)):
+    rows = slice(pad_y, pad_y + union.shape[0])
+    cols = slice(pad_x, pad_x + union.shape[1])
+    for cover, value in ((union, STROKE_LEVEL), (fill, TEXT_LEVEL)):
         alpha[rows, cols] = cover + alpha[rows, cols] * (1.0 - cover)
         level[rows, cols] = value * cover + level[rows, cols] * (1.0 - cover)
     return level.astype(np.float32), alpha.astype(np.float32)
@@ -408,13 +431,13 @@ def draw_visible_label(pixels: np.ndarray, options: VisibleLabelOptions) -> tupl
         )
     text = _label_text(options)
     source = _source(options)
-    probe = _load_checked(source, text, 100)
+    stamp = source.stamp()
     legal = math.ceil(options.height_ratio * short - 1e-9)
     margin = max(1, round(MARGIN_RATIO * short))
 
     layout: _Layout | None = None
     for target in dict.fromkeys((max(legal, MIN_LEGIBLE_INK_PX), legal)):
-        layout = _layout(source, text, target, probe)
+        layout = _cached_layout(source, stamp, text, target)
         if layout.width + 2 * margin <= width and layout.height + 2 * margin <= height:
             break
     else:
@@ -431,8 +454,7 @@ def draw_visible_label(pixels: np.ndarray, options: VisibleLabelOptions) -> tupl
 
     out = pixels.copy()
     region = (out if out.ndim == 3 else out[:, :, None])[y : y + layout.height, x : x + layout.width]
-    level, alpha = _label_layer(layout)
-    level, alpha = level[:, :, None], alpha[:, :, None]
+    level, alpha = layout.level[:, :, None], layout.alpha[:, :, None]
     if region.shape[2] == 4:
         colour = region[:, :, :3].astype(np.float32)
         under = region[:, :, 3:].astype(np.float32) / 255.0

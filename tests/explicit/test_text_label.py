@@ -337,3 +337,17 @@ def test_golden_label_320x240() -> None:
     assert expected.shape == out.shape
     diff = np.abs(expected.astype(np.int16) - out.astype(np.int16))
     assert int(diff.max()) <= 2, f"max abs diff {diff.max()} at {np.argwhere(diff > 2)[:5].tolist()}"
+
+
+def test_layouts_are_reused_but_an_edited_font_file_is_read_again(tmp_path: Path, tiny_ttf: Path) -> None:
+    # Layouts are cached per font, text and size; replacing the font file must not serve the old layout.
+    font = tmp_path / "font.ttf"
+    font.write_bytes(BUNDLED_FONT.read_bytes())
+    first, placed = label(flat(240, 320), text="AI生成", font_path=font)
+    again, _ = label(flat(240, 320), text="AI生成", font_path=font)
+    assert np.array_equal(first, again) and placed.text_height_px >= 12
+    font.write_bytes(tiny_ttf.read_bytes())  # a font without the CJK glyphs
+    stat = font.stat()
+    os.utime(font, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with pytest.raises(FontError, match=r"U\+751F"):
+        label(flat(240, 320), text="AI生成", font_path=font)
