@@ -101,9 +101,22 @@ class SdWatermarkDetection:
         }
 
 
-def decode_dwtdct_bits(pixels: np.ndarray, n_bits: int, scale: float = SD_SCALE) -> np.ndarray | None:
-    """The invisible-watermark ``dwtDct`` reading of ``n_bits`` bits from RGB uint8 pixels (bool array),
-    or None when the image is below the method's 256x256-pixel minimum."""
+#: PyWavelets' Haar analysis filter tap (both taps are equal).
+_HAAR_TAP = np.float64(pywt.Wavelet("haar").dec_lo[0])
+
+
+def _haar_approximation(plane: np.ndarray) -> np.ndarray:
+    """The LL band of ``pywt.dwt2(plane, "haar")`` for even-sized planes, bit for bit (same taps, same
+    order: rows, then columns) and ~5x faster than PyWavelets' generic convolution."""
+    x = plane.astype(np.float64)
+    rows = _HAAR_TAP * x[0::2, :] + _HAAR_TAP * x[1::2, :]
+    return np.asarray(_HAAR_TAP * rows[:, 0::2] + _HAAR_TAP * rows[:, 1::2])
+
+
+def dwtdct_block_bits(pixels: np.ndarray, scale: float = SD_SCALE) -> np.ndarray | None:
+    """One embedded bit reading per 4x4 block of the U channel's Haar approximation, in the order the
+    invisible-watermark ``dwtDct`` method cycles its payload through them (float64 0/1); None when the
+    image is below the method's 256x256-pixel minimum."""
     if pixels.ndim != 3 or pixels.shape[2] < 3:
         rgb = np.repeat(pixels.reshape(pixels.shape[0], pixels.shape[1], 1)[..., :1], 3, axis=2)
     else:
@@ -111,22 +124,33 @@ def decode_dwtdct_bits(pixels: np.ndarray, n_bits: int, scale: float = SD_SCALE)
     rows, cols = rgb.shape[0] // 4 * 4, rgb.shape[1] // 4 * 4
     if rgb.shape[0] * rgb.shape[1] < 256 * 256 or rows == 0 or cols == 0:
         return None
-    yuv = cv2.cvtColor(np.ascontiguousarray(rgb[..., ::-1]), cv2.COLOR_BGR2YUV)
-    # PyWavelets' own Haar transform, not (a+b+c+d)/2: the LL values sit on multiples of 18 often, and
-    # the mark's reading (|v| mod 36 > 18) then depends on the last bit of the float rounding, so only
-    # the same arithmetic as the embedder's reproduces its bits exactly.
-    approx, _ = pywt.dwt2(yuv[:rows, :cols, 1], "haar")
+    yuv = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV)  # = BGR2YUV of the reversed channels
+    # PyWavelets' arithmetic, not (a+b+c+d)/2: the LL values sit on multiples of 18 often, and the mark's
+    # reading (|v| mod 36 > 18) then depends on the last bit of the float rounding, so only the same
+    # arithmetic as the embedder's reproduces its bits exactly.
+    approx = _haar_approximation(yuv[:rows, :cols, 1])
     br, bc = approx.shape[0] // SD_BLOCK, approx.shape[1] // SD_BLOCK
     blocks = approx[: br * SD_BLOCK, : bc * SD_BLOCK].reshape(br, SD_BLOCK, bc, SD_BLOCK)
     blocks = blocks.transpose(0, 2, 1, 3).reshape(br * bc, SD_BLOCK * SD_BLOCK)
     pos = np.argmax(np.abs(blocks[:, 1:]), axis=1) + 1
     values = np.abs(blocks[np.arange(blocks.shape[0]), pos])
-    block_bits = (np.mod(values, scale) > 0.5 * scale).astype(np.float64)
+    return np.asarray((np.mod(values, scale) > 0.5 * scale).astype(np.float64))
+
+
+def bits_from_blocks(block_bits: np.ndarray, n_bits: int) -> np.ndarray:
+    """Majority vote of the block readings for each of ``n_bits`` payload bits (bool array)."""
     index = np.arange(block_bits.size) % n_bits
     sums = np.bincount(index, weights=block_bits, minlength=n_bits)
     counts = np.bincount(index, minlength=n_bits)
     means = np.divide(sums, counts, out=np.zeros(n_bits), where=counts > 0)
     return np.asarray(means * 255 > 127)
+
+
+def decode_dwtdct_bits(pixels: np.ndarray, n_bits: int, scale: float = SD_SCALE) -> np.ndarray | None:
+    """The invisible-watermark ``dwtDct`` reading of ``n_bits`` bits from RGB uint8 pixels (bool array),
+    or None when the image is below the method's 256x256-pixel minimum."""
+    block_bits = dwtdct_block_bits(pixels, scale)
+    return None if block_bits is None else bits_from_blocks(block_bits, n_bits)
 
 
 def detect_sd_watermark(
@@ -135,12 +159,13 @@ def detect_sd_watermark(
     """Test for each payload of :data:`SD_WATERMARKS`; the result with the smallest false-positive
     probability. The probability is multiplied by the number of payloads tested (Bonferroni), so it
     stays an upper bound on the chance of any false match."""
+    block_bits = dwtdct_block_bits(pixels)  # shared by every payload: only the vote's period differs
+    if block_bits is None:
+        return SdWatermarkDetection(checked=False, note="smaller than the method's 256x256 pixels")
     best: SdWatermarkDetection | None = None
     for payload in SD_WATERMARKS:
         reference = np.unpackbits(np.frombuffer(payload, dtype=np.uint8)).astype(bool)
-        bits = decode_dwtdct_bits(pixels, reference.size)
-        if bits is None:
-            return SdWatermarkDetection(checked=False, note="smaller than the method's 256x256 pixels")
+        bits = bits_from_blocks(block_bits, reference.size)
         agree = int(np.count_nonzero(bits == reference))
         p_value = min(1.0, binomial_tail(agree, reference.size) * len(SD_WATERMARKS))
         found = SdWatermarkDetection(

@@ -7,6 +7,8 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from labeler import formats
@@ -169,3 +171,14 @@ def test_sdv2_payload_is_detected_too() -> None:
     detection = detect_sd_watermark(marked)
     assert detection.detected and detection.payload == b"SDV2" and detection.n_bits == 32
     assert detection.false_positive_probability <= 2 * 2.0**-32 * 1.0001
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 80), st.integers(1, 80), st.integers(0, 2**32 - 1))
+def test_haar_approximation_is_pywavelets_bit_for_bit(half_rows: int, half_cols: int, seed: int) -> None:
+    import pywt
+
+    from labeler.provenance.thirdparty import _haar_approximation
+
+    plane = np.random.default_rng(seed).integers(0, 256, (2 * half_rows, 2 * half_cols), dtype=np.uint8)
+    assert np.array_equal(_haar_approximation(plane), pywt.dwt2(plane, "haar")[0])
