@@ -130,8 +130,8 @@ def dwtdct_block_bits(pixels: np.ndarray, scale: float = SD_SCALE) -> np.ndarray
     # arithmetic as the embedder's reproduces its bits exactly.
     approx = _haar_approximation(yuv[:rows, :cols, 1])
     br, bc = approx.shape[0] // SD_BLOCK, approx.shape[1] // SD_BLOCK
-    blocks = approx[: br * SD_BLOCK, : bc * SD_BLOCK].reshape(br, SD_BLOCK, bc, SD_BLOCK)
-    blocks = blocks.transpose(0, 2, 1, 3).reshape(br * bc, SD_BLOCK * SD_BLOCK)
+    grid = approx[: br * SD_BLOCK, : bc * SD_BLOCK].reshape(br, SD_BLOCK, bc, SD_BLOCK)
+    blocks = grid.transpose(0, 2, 1, 3).reshape(br * bc, SD_BLOCK * SD_BLOCK)
     pos = np.argmax(np.abs(blocks[:, 1:]), axis=1) + 1
     values = np.abs(blocks[np.arange(blocks.shape[0]), pos])
     return np.asarray((np.mod(values, scale) > 0.5 * scale).astype(np.float64))
