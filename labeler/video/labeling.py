@@ -3,24 +3,38 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import av
 
 from labeler.errors import InvalidOption, KeyMissing
 from labeler.fileio import check_output, same_file
 from labeler.metadata.aigc import AigcLabel
 from labeler.settings import LabelOptions
-from labeler.video.containers import sniff_video
+from labeler.sniffing import is_video_head
+from labeler.store.registry import LabelRecord, Registry
 from labeler.video.transcode import ProgressCallback, VideoLabelSettings, label_video_file
 from labeler.watermark import WatermarkKey, derive_watermark_id
 
 
 def is_video_file(path: Path) -> bool:
+    """A video container holding a video stream. MP4 and Matroska also carry audio-only files (AAC in an
+    ``isom`` MP4, Opus in WebM); those go to the audio path, so the streams are looked at, not only the
+    magic bytes. A file PyAV cannot open stays on the video path, which reports it as corrupt."""
     try:
         with open(path, "rb") as handle:
-            return sniff_video(handle.read(64)) is not None
+            head = handle.read(64)
     except OSError:
         return False
+    if not is_video_head(head):
+        return False
+    try:
+        with av.open(str(path), "r") as container:
+            return bool(container.streams.video)
+    except (av.FFmpegError, OSError, ValueError):
+        return True
 
 
 def label_video_path(
@@ -68,3 +82,32 @@ def label_video_path(
         "label_value": options.label_value,
         "watermark_id": f"{watermark_id:016x}" if watermark_id is not None else None,
     }
+
+
+def video_record(info: dict[str, Any], source: Path, output: Path, key: WatermarkKey | None) -> LabelRecord:
+    """The registry record of a labeling summarised by :func:`label_video_path` (``output`` written)."""
+    from labeler.video.verifying import file_sha256
+
+    return LabelRecord(
+        produce_id=info["produce_id"], content_producer=info["content_producer"],
+        watermark_id=int(info["watermark_id"], 16) if info["watermark_id"] else None,
+        output_sha256=info.get("output_sha256") or file_sha256(output), input_sha256=file_sha256(source),
+        media_kind="video", media_format=info["format"], label_value=info["label_value"],
+        key_id=key.key_id if (key is not None and info["watermark_id"]) else None,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def label_video_upload(
+    source: Path, output: Path, key: WatermarkKey | None, options: LabelOptions, registry: Registry | None
+) -> dict[str, Any]:
+    """Label ``source`` over the (temp) file ``output`` and record it: the service's path for video
+    uploads, where input and output stay on disk, streamed through FFmpeg. The caller removes both."""
+    from labeler.video.verifying import file_sha256
+
+    info = label_video_path(source, output, key, options, force=True)
+    info.update(output_sha256=file_sha256(output), output_bytes=output.stat().st_size,
+                recorded=registry is not None)
+    if registry is not None:
+        registry.record(video_record(info, source, output, key))
+    return info
