@@ -1,4 +1,4 @@
-"""JPEG encoding through OpenCV's libjpeg, producing the bytes Pillow would, with the GIL released.
+"""JPEG through OpenCV's libjpeg, producing the bytes (and pixels) Pillow would, with the GIL released.
 
 Pillow's JPEG encoder holds the interpreter lock while libjpeg runs (measured with a GIL profiler: two
 thirds of the lock time of a 1 MP labeling), so service threads labeling JPEGs serialise on it.
@@ -8,6 +8,9 @@ turn out to be) — this module asks OpenCV for the same tables, subsampling, op
 then writes the metadata segments in Pillow's order (JFIF, EXIF, extra, XMP, ICC, COM). The result is
 byte-for-byte Pillow's output (``tests/formats/test_jpeg.py`` compares them); anything else (custom
 tables, a mode other than L/RGB) returns None and the caller uses Pillow.
+
+Decoding likewise: Pillow's ``np.asarray(image)`` copies the pixels out with the lock held; for 8-bit
+Huffman-coded grey and YCbCr JPEGs ``cv2.imdecode`` gives the same pixels (tests compare them) without it.
 """
 
 from __future__ import annotations
@@ -158,3 +161,29 @@ def encode_like_pillow(pixels: np.ndarray, params: dict[str, Any]) -> bytes | No
             jfif[7:12] = struct.pack(">BHH", 1, x_dpi, y_dpi)
     rest = 2 + 2 + len(segments[0][1]) + 2  # SOI + APP0 marker, length and payload
     return b"\xff\xd8" + _segment(0xE0, bytes(jfif)) + _metadata_segments(params) + data[rest:]
+
+
+#: Baseline, extended and progressive Huffman frames: what both decoders treat identically.
+_HUFFMAN_FRAMES = frozenset({0xC0, 0xC1, 0xC2})
+_OTHER_FRAMES = frozenset({0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+
+
+def decode_like_pillow(data: bytes, segment_markers: list[int], grey: bool) -> np.ndarray | None:
+    """uint8 HxWx1 or HxWx3 (RGB) pixels of a JPEG Pillow reads as mode L or RGB, EXIF orientation
+    ignored (the caller only asks when it is 1); None when the caller should decode with Pillow (another
+    coding process, an Adobe transform, or anything OpenCV could not decode)."""
+    markers = set(segment_markers)
+    if not markers & _HUFFMAN_FRAMES or markers & _OTHER_FRAMES or 0xEE in markers:  # 0xEE: Adobe APP14
+        return None
+    flags = (cv2.IMREAD_GRAYSCALE if grey else cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION
+    try:
+        decoded = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+    except cv2.error:
+        return None
+    if decoded is None or decoded.dtype != np.uint8:
+        return None
+    if grey:
+        return decoded[:, :, np.newaxis] if decoded.ndim == 2 else None
+    if decoded.ndim != 3 or decoded.shape[2] != 3:
+        return None
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)

@@ -17,7 +17,7 @@ from PIL import JpegImagePlugin
 
 from labeler.errors import CorruptMedia
 from labeler.formats import _pillow
-from labeler.formats._opencv_jpeg import encode_like_pillow
+from labeler.formats._opencv_jpeg import decode_like_pillow, encode_like_pillow
 from labeler.formats.base import CarriedMetadata, DecodedImage
 from labeler.metadata.xmp import extended_xmp_guid, join_extended_xmp, split_extended_xmp
 from labeler.settings import Limits
@@ -178,13 +178,17 @@ class JpegHandler:
         if sampling in (0, 1, 2):
             hints["subsampling"] = sampling
         source_mode = im.mode
-        _pillow.load_image(im, "JPEG image")
-
         exif = _pillow.exif_with_header(_exif_payload(data, segments))
         orientation = 1
         if exif is not None:
             exif, orientation = _pillow.exif_orientation_reset(exif)
-        pixels = _pillow.to_pixels(im, orientation)
+        pixels = None
+        if orientation == 1 and source_mode in ("L", "RGB") and "transparency" not in im.info:
+            # Same pixels as Pillow without holding the GIL (see _opencv_jpeg); None: Pillow decodes.
+            pixels = decode_like_pillow(data, [seg.marker for seg in segments], grey=source_mode == "L")
+        if pixels is None:
+            _pillow.load_image(im, "JPEG image")
+            pixels = _pillow.to_pixels(im, orientation)
         xmp = _read_xmp(data, segments)
         if orientation != 1:
             xmp = _pillow.xmp_orientation_reset(xmp)

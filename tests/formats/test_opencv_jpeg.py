@@ -14,9 +14,10 @@ from PIL import Image
 
 from labeler.formats import _opencv_jpeg
 from labeler.formats.base import CarriedMetadata, DecodedImage
-from labeler.formats.jpeg import JPEG
+from labeler.formats.jpeg import JPEG, _walk
 from labeler.metadata.aigc import AigcLabel
 from labeler.metadata.xmp import merge_aigc_into_xmp
+from labeler.settings import Limits
 
 
 def _pillow(pixels: np.ndarray, params: dict[str, Any]) -> bytes:
@@ -107,3 +108,40 @@ def test_handler_output_is_the_same_either_way(channels: int, monkeypatch: pytes
     assert (results[0] is not None) == (channels != 4)  # RGBA is flattened by Pillow
     monkeypatch.setattr("labeler.formats.jpeg.encode_like_pillow", lambda *_: None)
     assert JPEG.encode(image, b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>") == with_opencv
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    height=st.integers(1, 90), width=st.integers(1, 90), channels=st.sampled_from([1, 3]),
+    quality=st.integers(1, 100), subsampling=st.sampled_from([0, 1, 2]), progressive=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_decoded_pixels_equal_pillows(height: int, width: int, channels: int, quality: int, subsampling: int,
+                                      progressive: bool, seed: int) -> None:
+    params: dict[str, Any] = {"quality": quality, "progressive": progressive}
+    if channels == 3:
+        params["subsampling"] = subsampling
+    data = _pillow(_photo_like(height, width, channels, seed), params)
+    markers = [segment.marker for segment in _walk(data)[0]]
+    fast = _opencv_jpeg.decode_like_pillow(data, markers, grey=channels == 1)
+    reference = np.asarray(Image.open(io.BytesIO(data)))
+    assert fast is not None
+    assert np.array_equal(fast, reference.reshape(fast.shape)) and fast.shape[:2] == reference.shape[:2]
+
+
+def test_decoding_gives_way_to_pillow() -> None:
+    data = _pillow(_photo_like(16, 16, 3, 0), {"quality": 90})
+    assert _opencv_jpeg.decode_like_pillow(data, [0xE0, 0xEE, 0xDB, 0xC0, 0xC4, 0xDA], grey=False) is None  # Adobe
+    assert _opencv_jpeg.decode_like_pillow(data, [0xE0, 0xDB, 0xC9, 0xDA], grey=False) is None  # arithmetic
+    assert _opencv_jpeg.decode_like_pillow(b"\xff\xd8garbage", [0xC0], grey=False) is None
+
+
+def test_handler_decode_is_the_same_either_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    for channels, params in ((3, {"quality": 80, "subsampling": 1}), (1, {"quality": 60, "progressive": True})):
+        data = _pillow(_photo_like(70, 50, channels, 4), params)
+        fast = JPEG.decode(data, Limits())
+        with monkeypatch.context() as patch:
+            patch.setattr("labeler.formats.jpeg.decode_like_pillow", lambda *_, **__: None)
+            reference = JPEG.decode(data, Limits())
+        assert np.array_equal(fast.pixels, reference.pixels) and fast.pixels.shape == reference.pixels.shape
+        assert fast.encode_hints == reference.encode_hints
