@@ -59,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ray-n", type=int, default=3000,
-                        help="verifications per engine in the Ray vs local comparison (the listing repeats if short)")
+                        help="verifications per engine run in the Ray vs local comparison (the listing repeats if "
+                        "short; 0 skips it)")
     parser.add_argument("--corpus", type=Path, default=Path("bench-data"))
     parser.add_argument("--out", type=Path, default=Path("out/bench/audit.json"))
     args = parser.parse_args(argv)
@@ -86,7 +87,14 @@ def main(argv: list[str] | None = None) -> int:
             extrapolated_10k_s=round(10_000 / (args.n / audit_s), 1), watermark_detected=confirmed,
             labelled=(args.n + 1) // 2, html_report_mb=round((root / "report.html").stat().st_size / 1e6, 1),
         )
-        if importlib.util.find_spec("ray") is not None:
+        print(f"{'files':>6} {'workers':>7} {'audit s':>8} {'files/s':>8} {'10k est s':>10} {'target s':>8}")
+        print(f"{args.n:>6} {args.workers:>7} {results['audit_s']:>8} {results['files_per_s']:>8} "
+              f"{results['extrapolated_10k_s']:>10} {TARGET_SECONDS_10K:>8}", flush=True)
+        if args.n < 10_000:
+            print(f"(measured on {args.n} files; the 10,000-file time is a linear extrapolation)", flush=True)
+        if args.ray_n <= 0:
+            results["ray_vs_local"] = "skipped (--ray-n 0)"
+        elif importlib.util.find_spec("ray") is not None:
             import ray
 
             from labeler.batch.jobs import run_verify
@@ -112,11 +120,6 @@ def main(argv: list[str] | None = None) -> int:
                                        "note": "Ray cluster started before timing (a standing cluster)"}
         else:
             results["ray_vs_local"] = "ray not installed"
-    print(f"{'files':>6} {'workers':>7} {'audit s':>8} {'files/s':>8} {'10k est s':>10} {'target s':>8}")
-    print(f"{args.n:>6} {args.workers:>7} {results['audit_s']:>8} {results['files_per_s']:>8} "
-          f"{results['extrapolated_10k_s']:>10} {TARGET_SECONDS_10K:>8}")
-    if args.n < 10_000:
-        print(f"(measured on {args.n} files; the 10,000-file time is a linear extrapolation)")
     print("ray vs local:", results["ray_vs_local"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

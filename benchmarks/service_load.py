@@ -203,11 +203,11 @@ def _file_chunks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
             yield block
 
 
-def big_upload_section(server: Server, megabytes: int, workdir: Path) -> tuple[str, Any]:
-    """Verify a ``megabytes`` MP4 and Label a ~50 MB one through the service; watch the RSS."""
+def big_upload_section(server: Server, megabytes: int, label_megabytes: int, workdir: Path) -> tuple[str, Any]:
+    """Verify a ``megabytes`` MP4 and Label a ``label_megabytes`` one through the service; watch the RSS."""
     made = time.perf_counter()
     big = make_big_video(workdir / "big.mp4", megabytes)
-    small = make_big_video(workdir / "small.mp4", min(50, megabytes))
+    small = make_big_video(workdir / "small.mp4", label_megabytes)
     made_s = time.perf_counter() - made
     rows, raw = [], {"video": "H.264 1280x720 25 fps, lossless noise", "prepare_s": made_s}
 
@@ -284,9 +284,10 @@ def soak_section(server: Server, jpeg: bytes, calls: int) -> tuple[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--calls", type=int, default=200, help="Label calls for the latency table")
+    parser.add_argument("--calls", type=int, default=400, help="Label calls per run for the latency table")
     parser.add_argument("--soak", type=int, default=10_000, help="mixed calls in the soak")
-    parser.add_argument("--big-mb", type=int, default=500, help="size of the large upload")
+    parser.add_argument("--big-mb", type=int, default=500, help="size of the large video verified")
+    parser.add_argument("--label-mb", type=int, default=50, help="size of the video labeled (re-encoded)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--data", type=Path, default=Path("bench-data"))
     parser.add_argument("--out", type=Path, default=Path("out/bench"))
@@ -309,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ("Label latency and throughput (concurrency 4)",
                  lambda: latency_section(server, labeler, jpeg, args.calls, args.workers)),
                 (f"Large video upload ({args.big_mb} MB)",
-                 lambda: big_upload_section(server, args.big_mb, Path(tmp))),
+                 lambda: big_upload_section(server, args.big_mb, args.label_mb, Path(tmp))),
                 (f"Soak ({args.soak} mixed calls)", lambda: soak_section(server, jpeg, args.soak)),
             ):
                 text, raw = run()
