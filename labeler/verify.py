@@ -375,13 +375,19 @@ class Verifier:
                 records.extend(self.registry.by_watermark_id(outcome.watermark.watermark_id))
             if not records:
                 records.extend(self.registry.by_sha256(sha256))
-        verdict, reason, evidence = decide(metadata, watermark, tuple(records), user_declared)
+        security = None
+        if outcome.metadata is not None and outcome.metadata.parsed.label is not None:
+            security = verify_label(outcome.metadata.parsed.label, data, container.name, self._label_keys)
+        c2pa = self._c2pa(data, container.name, watermark, records)
+        verdict, reason, evidence = decide(
+            metadata, watermark, tuple(records), user_declared, c2pa=c2pa, security=security
+        )
         if outcome.prompt.present:
             evidence = (*evidence, "audible \"AI\" rhythm prompt (Morse) present")
         return VerifyReport(
             source=source, format=container.name, width=0, height=0, sha256=sha256, metadata=metadata,
             watermark=watermark, records=tuple(records), user_declared=user_declared, verdict=verdict,
-            reason=reason, evidence=evidence, audio=outcome.info(),
+            reason=reason, evidence=evidence, audio=outcome.info(), c2pa=c2pa, security=security,
         )
     def _c2pa(
         self, data: bytes, media_format: str, watermark: WatermarkFinding, records: list[LabelRecord]
@@ -390,6 +396,8 @@ class Verifier:
         its ID (the soft binding). A valid manifest of ours with no record yet finds it by soft binding."""
         finding = read_c2pa(data, media_format, self._anchors)
         wm_id = watermark.detection.watermark_id if watermark.detected and watermark.detection else None
+        if watermark.detected and watermark.audio_detection is not None:
+            wm_id = watermark.audio_detection.watermark_id
         if not finding.present and wm_id is not None and self.trust.manifest_dir is not None:
             store = ManifestStore(self.trust.manifest_dir).load(wm_id)
             if store is not None:
