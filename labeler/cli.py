@@ -325,6 +325,10 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
         out.write("  c2pa       no manifest\n")
     for mark in report.get("third_party") or []:
         out.write(f"  mark       {mark['description']} in {mark['location']}\n")
+    visible = report.get("explicit_label") or {}
+    if visible.get("detected") and "third_party" not in report:  # videos (images list it as a mark above)
+        out.write(f"  visible    AI label \"{visible['text']}\" in the {visible['corner']} corner (score "
+                  f"{visible['score']:.2f}, false-positive probability {visible['false_positive_probability']:.1e})\n")
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

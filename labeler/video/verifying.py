@@ -12,6 +12,7 @@ from typing import Any
 
 from labeler.metadata.aigc import LABEL_MEANINGS, parse_aigc_json
 from labeler.provenance.video_verify import video_provenance
+from labeler.provenance.visible_label import detect_visible_label_in_video, explicit_label_mark
 from labeler.settings import TrustSettings
 from labeler.store.registry import Registry
 from labeler.verify import Verdict, _record_dict
@@ -89,6 +90,11 @@ def verify_video_file(
             soft_id = -1
         if 0 <= soft_id < 2**64:
             records = [_record_dict(r) for r in registry.by_watermark_id(soft_id)]
+    visible = detect_visible_label_in_video(path)
+    visible_mark = explicit_label_mark(visible, " of the opening frames")
+    if visible_mark is not None:
+        fp = visible_mark.false_positive_probability or 0.0
+        evidence.append(f"{visible_mark.description} in {visible_mark.location} (false-positive probability {fp:.1e})")
     if user_declared:
         evidence.append("the uploader declared the content AI-generated")
 
@@ -112,6 +118,8 @@ def verify_video_file(
         reason = f"implicit metadata label present but its signature is {security.status.value}"
     elif label is not None:
         verdict, reason = Verdict.SUSPECTED, f"implicit metadata label present ({metadata.get('meaning')})"
+    elif visible_mark is not None:  # a trace, never confirmed on its own
+        verdict, reason = Verdict.SUSPECTED, f"visible AI label found: {visible_mark.description}"
     elif provenance.c2pa.present and provenance.c2pa.ai_generated:
         verdict = Verdict.SUSPECTED
         reason = f"C2PA manifest declares AI-generated content but is {provenance.c2pa.state}"
@@ -121,5 +129,5 @@ def verify_video_file(
         "source": str(path), "format": container.name if container else "video", "width": width, "height": height,
         "sha256": file_sha256(path), "metadata": metadata, "watermark": watermark, "registry": records,
         "user_declared": user_declared, "verdict": verdict.value, "reason": reason, "evidence": evidence,
-        **provenance.to_dict(),
+        **provenance.to_dict(), "explicit_label": visible.to_dict(),
     }

@@ -156,6 +156,8 @@ def test_video_is_signed_last_and_verifies(
     assert report["security_data"]["status"] == "authentic"
     assert report["verdict"] == "confirmed" and "signature valid" in report["reason"]
     assert report["watermark"]["detected"]
+    assert report["explicit_label"]["detected"]  # the visible label on the opening frames
+    assert any("visible AI label" in e for e in report["evidence"])
     json.dumps(report)  # JSON-able as the CLI prints it
 
     # Without trust anchors the manifest is Valid but untrusted; the label still confirms.
