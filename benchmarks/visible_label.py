@@ -142,9 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     worst: list[tuple[float, str]] = []
     for i in range(args.n):
         name, photo = photos[i % len(photos)]
-        score = detect_visible_label(_unmarked(photo, rng)).score
-        scores.append(score)
-        worst.append((score, name))
+        found = detect_visible_label(_unmarked(photo, rng))
+        scores.append(found.score)
+        worst.append((found.score, f"{name}, {found.text} {found.corner}"))
     claims = sum(s >= THRESHOLD for s in scores)
     bound = clopper_pearson_upper(claims, args.n)
     worst.sort(reverse=True)

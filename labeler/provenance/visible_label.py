@@ -47,8 +47,10 @@ TEXT_HEIGHT_RATIOS: tuple[float, ...] = tuple(float(r) for r in np.geomspace(0.0
 #: The corner regions searched, as fractions of the width and height.
 CORNER_WIDTH = 0.45
 CORNER_HEIGHT = 0.22
+#: Zero-gradient margin added around the picture (fraction of the short side): see detect_visible_label.
+EDGE_PAD = 0.05
 #: Reported as a label at this normalised correlation or above (calibrated: benchmarks/visible_label.py).
-THRESHOLD = 0.60
+THRESHOLD = 0.65
 #: Unmarked pictures in the calibration with no claim at THRESHOLD (benchmarks/visible_label.py).
 CALIBRATION_TRIALS = 2400
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
@@ -163,15 +165,20 @@ def detect_visible_label(pixels: np.ndarray, threshold: float = THRESHOLD) -> Vi
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     work = cv2.resize(luma, (work_w, work_h), interpolation=interpolation)
     region_w, region_h = round(work_w * CORNER_WIDTH), round(work_h * CORNER_HEIGHT)
-    origins = {
+    # Zero gradient beyond the picture's edges, so a label partly cut off by a crop or a screenshot's
+    # selection still matches with the part that remains.
+    pad = round(EDGE_PAD * WORK_SHORT_SIDE)
+    gradients = cv2.copyMakeBorder(_gradients(work), pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0.0)
+    full_w, full_h = work_w + 2 * pad, work_h + 2 * pad
+    span_w, span_h = region_w + pad, region_h + pad
+    origins = {  # in padded work pixels
         "top-left": (0, 0),
-        "top-right": (work_w - region_w, 0),
-        "bottom-left": (0, work_h - region_h),
-        "bottom-right": (work_w - region_w, work_h - region_h),
+        "top-right": (full_w - span_w, 0),
+        "bottom-left": (0, full_h - span_h),
+        "bottom-right": (full_w - span_w, full_h - span_h),
     }
     regions = {
-        corner: _gradients(np.ascontiguousarray(work[y : y + region_h, x : x + region_w]))
-        for corner, (x, y) in origins.items()
+        corner: np.ascontiguousarray(gradients[y : y + span_h, x : x + span_w]) for corner, (x, y) in origins.items()
     }
     best = (-1.0, "", "", 0.0, (0, 0, 0, 0))
     for ratio in TEXT_HEIGHT_RATIOS:
@@ -179,18 +186,20 @@ def detect_visible_label(pixels: np.ndarray, threshold: float = THRESHOLD) -> Vi
         for text in LABEL_TEXTS:
             templ = _template(text, ink)
             th, tw = templ.shape[:2]
-            if th > region_h or tw > region_w:
+            if th > span_h or tw > span_w:
                 continue
             for corner, region in regions.items():
                 scores = cv2.matchTemplate(region, templ, cv2.TM_CCOEFF_NORMED)
                 _, peak, _, (px, py) = cv2.minMaxLoc(scores)
                 if np.isfinite(peak) and peak > best[0]:
                     ox, oy = origins[corner]
-                    best = (float(peak), text, corner, ratio, (ox + px, oy + py, tw, th))
+                    best = (float(peak), text, corner, ratio, (ox + px - pad, oy + py - pad, tw, th))
     score, text, corner, ratio, (bx, by, bw, bh) = best
     if score < 0:
         return VisibleLabelDetection(False, 0.0, None, None, None, None, threshold)
-    box = (round(bx / scale), round(by / scale), round(bw / scale), round(bh / scale))
+    x0, y0 = max(0, bx), max(0, by)  # clipped to the picture
+    x1, y1 = min(work_w, bx + bw), min(work_h, by + bh)
+    box = (round(x0 / scale), round(y0 / scale), round(max(0, x1 - x0) / scale), round(max(0, y1 - y0) / scale))
     return VisibleLabelDetection(score >= threshold, score, text, corner, ratio, box, threshold)
 
 
