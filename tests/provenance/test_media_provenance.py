@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labeler.audio.codec import decode_audio, encode_audio, sniff_audio
 from labeler.cli import main
@@ -210,9 +212,9 @@ def test_video_c2pa_refused_for_webm_before_any_work(tmp_path: Path, c2pa_settin
 
 
 def test_bad_c2pa_credentials_leave_no_output(clip: Path, tmp_path: Path) -> None:
-    settings = C2paSettings(cert_chain=tmp_path / "missing.pem", private_key=tmp_path / "missing.key")
+    bad = C2paSettings(cert_chain=tmp_path / "missing.pem", private_key=tmp_path / "missing.key")
     with pytest.raises(LabelerError):
-        label_video_path(clip, tmp_path / "out.mp4", None, LabelOptions(watermark=False, c2pa=settings))
+        label_video_path(clip, tmp_path / "out.mp4", None, LabelOptions(watermark=False, c2pa=bad))
     assert sorted(os.listdir(tmp_path)) == []
 
 
@@ -242,3 +244,13 @@ def test_cli_label_c2pa_and_verify_audio_and_video(
         assert "c2pa       Valid" in text and "signature  authentic" in text
     # the manifests were kept under their watermark IDs (durable Content Credentials)
     assert len(list((tmp_path / "c2pa-manifests").glob("*.c2pa"))) == 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(max_size=2048), st.sampled_from(["wav", "mp3", "m4a", "mp4"]))
+def test_packet_digest_on_junk_is_a_digest_or_a_coded_error(junk: bytes, fmt: str) -> None:
+    try:
+        digest = content_digest(junk, fmt)
+    except UnsupportedFormat:
+        return
+    assert len(digest) == 64 and int(digest, 16) >= 0
