@@ -155,15 +155,20 @@ def _to_luma(pixels: np.ndarray) -> np.ndarray:
 def detect_visible_label(pixels: np.ndarray, threshold: float = THRESHOLD) -> VisibleLabelDetection:
     """Search the four corners of ``pixels`` (HxW luma or HxWxC RGB, any numeric type on a 0..255 scale)
     for a visible AI label. Pure function; pictures too small to hold a legible label report nothing."""
-    luma = _to_luma(pixels)
-    height, width = luma.shape
+    if pixels.ndim not in (2, 3) or (pixels.ndim == 3 and pixels.shape[2] < 3):
+        raise ValueError(f"expected a HxW luma or HxWx3 RGB array, got shape {pixels.shape}")
+    height, width = pixels.shape[:2]
     short = min(height, width)
     if short < 32 or max(height, width) > 20 * short:
         return VisibleLabelDetection(False, 0.0, None, None, None, None, threshold)
     scale = WORK_SHORT_SIDE / short
     work_w, work_h = max(1, round(width * scale)), max(1, round(height * scale))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    work = cv2.resize(luma, (work_w, work_h), interpolation=interpolation)
+    # Rescale first (both steps are linear): converting a 12 MP picture to float luma costs more than the search.
+    source = pixels[..., :3] if pixels.ndim == 3 else pixels
+    if source.dtype not in (np.uint8, np.float32):
+        source = source.astype(np.float32)
+    work = _to_luma(cv2.resize(np.ascontiguousarray(source), (work_w, work_h), interpolation=interpolation))
     region_w, region_h = round(work_w * CORNER_WIDTH), round(work_h * CORNER_HEIGHT)
     # Zero gradient beyond the picture's edges, so a label partly cut off by a crop or a screenshot's
     # selection still matches with the part that remains.
