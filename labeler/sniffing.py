@@ -1,12 +1,13 @@
 """Is this the start of media labeler handles? Decided from the first bytes alone, so the service can
-refuse an unsupported upload (a video, an archive) after its first chunk instead of after spooling and
-reading all of it."""
+refuse an unsupported upload (an archive, a GIF) after its first chunk instead of after spooling and
+reading all of it, and can spool a video to a named file (it is decoded from a path, streaming)."""
 
 from __future__ import annotations
 
 from labeler import formats
 from labeler.audio.codec import CONTAINERS
 from labeler.errors import UnsupportedFormat
+from labeler.video.containers import sniff_video
 
 #: How many leading bytes the check needs.
 HEAD_BYTES = 64
@@ -27,3 +28,14 @@ def check_head(head: bytes) -> None:
         raise UnsupportedFormat(
             "not a supported format (images: JPEG, PNG, WebP; audio: WAV, FLAC, MP3, M4A/AAC, Ogg/Opus)"
         ) from None
+
+
+def is_video_head(head: bytes) -> bool:
+    """Starts like a video container (MP4/MOV/WebM/Matroska) that is not branded audio-only (M4A)."""
+    return sniff_video(head[:HEAD_BYTES]) is not None and head[8:12] not in (b"M4A ", b"M4B ", b"M4P ")
+
+
+def check_head_or_video(head: bytes) -> None:
+    """As :func:`check_head`, also accepting video containers (Label and Verify take video)."""
+    if not is_video_head(head):
+        check_head(head)

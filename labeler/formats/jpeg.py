@@ -12,10 +12,12 @@ import struct
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import numpy as np
 from PIL import JpegImagePlugin
 
 from labeler.errors import CorruptMedia
 from labeler.formats import _pillow
+from labeler.formats._opencv_jpeg import decode_like_pillow, encode_like_pillow
 from labeler.formats.base import CarriedMetadata, DecodedImage
 from labeler.metadata.xmp import extended_xmp_guid, join_extended_xmp, split_extended_xmp
 from labeler.settings import Limits
@@ -176,13 +178,17 @@ class JpegHandler:
         if sampling in (0, 1, 2):
             hints["subsampling"] = sampling
         source_mode = im.mode
-        _pillow.load_image(im, "JPEG image")
-
         exif = _pillow.exif_with_header(_exif_payload(data, segments))
         orientation = 1
         if exif is not None:
             exif, orientation = _pillow.exif_orientation_reset(exif)
-        pixels = _pillow.to_pixels(im, orientation)
+        pixels = None
+        if orientation == 1 and source_mode in ("L", "RGB") and "transparency" not in im.info:
+            # Same pixels as Pillow without holding the GIL (see _opencv_jpeg); None: Pillow decodes.
+            pixels = decode_like_pillow(data, [seg.marker for seg in segments], grey=source_mode == "L")
+        if pixels is None:
+            _pillow.load_image(im, "JPEG image")
+            pixels = _pillow.to_pixels(im, orientation)
         xmp = _read_xmp(data, segments)
         if orientation != 1:
             xmp = _pillow.xmp_orientation_reset(xmp)
@@ -206,15 +212,16 @@ class JpegHandler:
         )
 
     def encode(self, image: DecodedImage, xmp: bytes | None) -> bytes:
-        im = _pillow.flatten_alpha(_pillow.from_pixels(image.pixels))
+        pixels = image.pixels
+        mode = "L" if pixels.ndim == 3 and pixels.shape[2] == 1 else "RGB"  # RGBA is flattened to RGB
         hints = image.encode_hints
         params: dict[str, Any] = {"optimize": True}
-        tables = _tables_for(im.mode, hints.get("qtables"))
+        tables = _tables_for(mode, hints.get("qtables"))
         if tables is not None:
             params["qtables"] = tables
         else:
             params["quality"] = DEFAULT_QUALITY
-        if im.mode == "RGB":
+        if mode == "RGB":
             sampling = hints.get("subsampling")
             params["subsampling"] = sampling if sampling in (0, 1, 2) else DEFAULT_SUBSAMPLING
         if hints.get("progressive"):
@@ -236,6 +243,12 @@ class JpegHandler:
                 standard, extended, guid = split_extended_xmp(xmp, _MAX_STANDARD_XMP)
                 params["xmp"] = standard
                 params["extra"] = _extended_segments(extended, guid)
+        if pixels.dtype == np.uint8 and pixels.ndim == 3 and pixels.shape[0] and pixels.shape[1]:
+            # The same bytes as Pillow's, without holding the GIL (see _opencv_jpeg); None: use Pillow.
+            fast = encode_like_pillow(pixels, params)
+            if fast is not None:
+                return fast
+        im = _pillow.flatten_alpha(_pillow.from_pixels(pixels))
         out = io.BytesIO()
         im.save(out, "JPEG", **params)
         return out.getvalue()

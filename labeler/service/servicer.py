@@ -6,8 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
+import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
@@ -18,13 +21,13 @@ from labeler.propagate import PropagateOptions, propagate_bytes
 from labeler.service.metrics import ServiceMetrics
 from labeler.service.pool import Overloaded, WorkerPool
 from labeler.service.settings import ServiceSettings
-from labeler.service.spool import chunks, receive
+from labeler.service.spool import Upload, chunks, file_chunks, receive
 from labeler.service.status import rich_status, status_for
 from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
-from labeler.sniffing import check_head
+from labeler.sniffing import check_head, check_head_or_video, is_video_head
 from labeler.v1 import labeler_pb2 as pb
 from labeler.v1 import labeler_pb2_grpc as pb_grpc
-from labeler.verify import Verdict, Verifier, VerifyReport
+from labeler.verify import Verdict, Verifier
 
 T = TypeVar("T")
 log = logging.getLogger("labeler.service")
@@ -65,26 +68,26 @@ def label_options(config: pb.LabelConfig) -> LabelOptions:
     )
 
 
-def verify_response(report: VerifyReport) -> pb.VerifyResponse:
-    full = report.to_dict()
-    wm = full["watermark"]
-    detection = report.watermark.detection
+def verify_response(report: dict[str, Any]) -> pb.VerifyResponse:
+    """The reply for a report as ``labeler verify --json`` prints it (image, audio or video)."""
+    wm = report["watermark"]
+    metadata = report["metadata"]
     return pb.VerifyResponse(
-        verdict=_VERDICTS[report.verdict],
-        reason=report.reason,
-        evidence=list(report.evidence),
-        metadata_present=report.metadata.present,
-        aigc_json=json.dumps(report.metadata.fields, ensure_ascii=False) if report.metadata.fields else "",
+        verdict=_VERDICTS[Verdict(report["verdict"])],
+        reason=report["reason"],
+        evidence=list(report["evidence"]),
+        metadata_present=bool(metadata["present"]),
+        aigc_json=json.dumps(metadata["fields"], ensure_ascii=False) if metadata.get("fields") else "",
         watermark=pb.WatermarkEvidence(
             checked=bool(wm["checked"]),
-            detected=report.watermark.detected,
+            detected=bool(wm.get("detected")),
             watermark_id=wm.get("watermark_id") or "",
-            score=detection.score if detection else 0.0,
-            false_positive_probability=detection.false_positive_probability if detection else 1.0,
-            scale=detection.scale if detection else 1.0,
-            rotation_degrees=detection.rotation_degrees if detection else 0.0,
+            score=float(wm.get("score") or 0.0),
+            false_positive_probability=float(wm.get("false_positive_probability", 1.0)),
+            scale=float(wm.get("scale", 1.0)),
+            rotation_degrees=float(wm.get("rotation_degrees", 0.0)),
         ),
-        report_json=json.dumps(full, ensure_ascii=False, default=str),
+        report_json=json.dumps(report, ensure_ascii=False, default=str),
     )
 
 
@@ -97,6 +100,7 @@ class _Call:
         self.started = time.perf_counter()
         self.bytes_in = 0
         self.job: asyncio.Future[Any] | None = None
+        self.cleanups: list[Callable[[], None]] = []
 
     async def work(self, function: Callable[..., T], *args: object) -> T:
         self.job = asyncio.ensure_future(self.service.pool.run(function, *args))
@@ -128,6 +132,12 @@ class _Call:
         metrics.bytes_in.labels(self.method).inc(self.bytes_in)
         log.info(json.dumps({"event": "call", "method": self.method, "code": self.code.name,
                              "seconds": round(elapsed, 4), "bytes_in": self.bytes_in}))
+        for cleanup in self.cleanups:
+            # A worker still running a cancelled call may be using the file: clean up after it.
+            if self.job is not None and not self.job.done():
+                self.job.add_done_callback(lambda _, cleanup=cleanup: cleanup())  # type: ignore[misc]
+            else:
+                cleanup()
         if not admitted:
             return
         metrics.inflight.dec()
@@ -150,17 +160,19 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
     ) -> None:
         self.settings, self.labeler, self.verifier, self.pool, self.metrics = settings, labeler, verifier, pool, metrics
 
-    async def _receive_bytes(self, call: _Call, requests: AsyncIterator[Any]) -> tuple[Any, bytes]:
-        upload = await receive(requests, self.settings, check_head)
-        try:
-            call.bytes_in = upload.size
-            return upload.config, upload.read()
-        finally:
-            upload.close()
+    async def _receive(self, call: _Call, requests: AsyncIterator[Any], video: bool) -> Upload:
+        """The upload, spooled; with ``video`` a video container goes to a named file (decoded from its path)."""
+        if not video:
+            upload = await receive(requests, self.settings, check_head)
+        else:
+            upload = await receive(requests, self.settings, check_head_or_video, needs_path=is_video_head)
+        call.cleanups.append(upload.close)
+        call.bytes_in = upload.size
+        return upload
 
     async def _media_call(
         self, method: str, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext,
-        process: Callable[[_Call, Any, bytes], Awaitable[tuple[Any, bytes]]], response_type: Any,
+        process: Callable[[_Call, Upload], Awaitable[tuple[Any, bytes | Path]]], response_type: Any,
     ) -> AsyncIterator[Any]:
         """The shape of Label and Propagate: admit, receive, process in the pool, stream result + media."""
         call = _Call(self, method, context)
@@ -168,12 +180,14 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         try:
             await call.admit()
             admitted = True
-            config, data = await self._receive_bytes(call, requests)
-            result, media = await process(call, config, data)
+            upload = await self._receive(call, requests, video=method == "Label")
+            result, media = await process(call, upload)
             yield response_type(result=result)
-            for chunk in chunks(media, self.settings.response_chunk_bytes):
+            size = self.settings.response_chunk_bytes
+            pieces: Iterable[bytes] = chunks(media, size) if isinstance(media, bytes) else file_chunks(media, size)
+            for chunk in pieces:
                 yield response_type(chunk=chunk)
-            self.metrics.bytes_out.labels(method).inc(len(media))
+            self.metrics.bytes_out.labels(method).inc(result.output_bytes if isinstance(media, Path) else len(media))
         except (asyncio.CancelledError, GeneratorExit):
             raise
         except Exception as error:
@@ -181,8 +195,33 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         finally:
             call.finish(admitted)
 
-    async def _label(self, call: _Call, config: pb.LabelConfig, data: bytes) -> tuple[pb.LabelResult, bytes]:
+    def _label_video(self, path: Path, output: Path, options: LabelOptions) -> dict[str, Any] | None:
+        """Worker side of a video Label: None when the file holds no video after all (an MP4 of sound)."""
+        from labeler.video.labeling import is_video_file, label_video_upload
+
+        if not is_video_file(path):
+            return None
+        return label_video_upload(path, output, self.labeler.key, options, self.labeler.registry)
+
+    async def _label(self, call: _Call, upload: Upload) -> tuple[pb.LabelResult, bytes | Path]:
+        config: pb.LabelConfig = upload.config
         options = label_options(config)
+        if upload.path is not None:
+            # Named here, not in the worker, so a cancelled call still removes it (after the worker ends).
+            handle, name = tempfile.mkstemp(prefix="labeler-output-", dir=self.settings.spool_dir)
+            os.close(handle)
+            output = Path(name)
+            call.cleanups.append(lambda: output.unlink(missing_ok=True))
+            info = await call.work(self._label_video, upload.path, output, options)
+            if info is not None:
+                return pb.LabelResult(
+                    format=info["format"], width=info["width"], height=info["height"],
+                    content_producer=info["content_producer"], produce_id=info["produce_id"],
+                    watermark_id=info["watermark_id"] or "", output_sha256=info["output_sha256"],
+                    output_bytes=info["output_bytes"], recorded=info["recorded"],
+                    result_json=json.dumps(info, ensure_ascii=False),
+                ), output
+        data = upload.read()
         result = await call.work(self.labeler.label_bytes, data, options, self.labeler.registry is not None)
         message = pb.LabelResult(
             format=result.format, width=result.width, height=result.height,
@@ -194,9 +233,9 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         )
         return message, result.data
 
-    async def _propagate(
-        self, call: _Call, config: pb.PropagateConfig, data: bytes
-    ) -> tuple[pb.PropagateResult, bytes]:
+    async def _propagate(self, call: _Call, upload: Upload) -> tuple[pb.PropagateResult, bytes]:
+        config: pb.PropagateConfig = upload.config
+        data = upload.read()
         options = PropagateOptions(
             content_propagator=config.content_propagator,
             propagate_id=config.propagate_id or None,
@@ -213,6 +252,20 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         )
         return message, outcome.data
 
+    def _verify(self, upload: Upload) -> dict[str, Any]:
+        """Worker side of Verify: a video from its spooled path (streamed), anything else from bytes."""
+        config: pb.VerifyConfig = upload.config
+        source, declared = config.filename or "<upload>", bool(config.user_declared)
+        if upload.path is not None:
+            from labeler.video.labeling import is_video_file
+            from labeler.video.verifying import verify_video_file
+
+            if is_video_file(upload.path):
+                report = verify_video_file(upload.path, self.verifier.key, self.verifier.registry, declared)
+                report["source"] = source
+                return report
+        return self.verifier.verify_bytes(upload.read(), source, declared).to_dict()
+
     async def Label(  # gRPC method name
         self, request_iterator: AsyncIterator[pb.LabelRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.LabelResponse]:
@@ -227,12 +280,10 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         try:
             await call.admit()
             admitted = True
-            config, data = await self._receive_bytes(call, request_iterator)
-            report = await call.work(
-                self.verifier.verify_bytes, data, config.filename or "<upload>", bool(config.user_declared)
-            )
-            self.metrics.verdicts.labels(report.verdict.value).inc()
-            if report.watermark.detected:
+            upload = await self._receive(call, request_iterator, video=True)
+            report = await call.work(self._verify, upload)
+            self.metrics.verdicts.labels(report["verdict"]).inc()
+            if report["watermark"].get("detected"):
                 self.metrics.watermarks.inc()
             return verify_response(report)
         except asyncio.CancelledError:

@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 from labeler.provenance.securitydata import LabelSigner
 from labeler.settings import LabelOptions
-from labeler.video.labeling import label_video_path
+from labeler.video.labeling import label_video_path, video_record
 from labeler.watermark import WatermarkKey
 
 
@@ -35,23 +35,12 @@ def _progress_bar(err: TextIO) -> tuple[object, object]:
 
 def _record(args: argparse.Namespace, info: dict[str, Any], key: WatermarkKey | None) -> bool:
     """Record the labeling (after the output exists), like the image and audio paths do."""
-    from datetime import UTC, datetime
-
     from labeler.cli import _registry
-    from labeler.store.registry import LabelRecord
-    from labeler.video.verifying import file_sha256
 
     with _registry(args) as registry:
         if registry is None:
             return False
-        registry.record(LabelRecord(
-            produce_id=info["produce_id"], content_producer=info["content_producer"],
-            watermark_id=int(info["watermark_id"], 16) if info["watermark_id"] else None,
-            output_sha256=file_sha256(args.output), input_sha256=file_sha256(args.input),
-            media_kind="video", media_format=info["format"], label_value=info["label_value"],
-            key_id=key.key_id if (key is not None and info["watermark_id"]) else None,
-            created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        ))
+        registry.record(video_record(info, args.input, args.output, key))
     return True
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +16,29 @@ from labeler.provenance.c2pa import mime_for
 from labeler.provenance.securitydata import LabelSigner
 from labeler.provenance.video_steps import VideoProvenance, finish_video, temp_beside
 from labeler.settings import LabelOptions
+from labeler.sniffing import is_video_head
+from labeler.store.registry import LabelRecord, Registry
 from labeler.video.containers import sniff_video
 from labeler.video.transcode import ProgressCallback, VideoLabelSettings, label_video_file
 from labeler.watermark import WatermarkKey, derive_watermark_id
 
 
 def is_video_file(path: Path) -> bool:
+    """A video container holding a video stream. MP4 and Matroska also carry audio-only files (AAC in an
+    ``isom`` MP4, Opus in WebM); those go to the audio path, so the streams are looked at, not only the
+    magic bytes. A file PyAV cannot open stays on the video path, which reports it as corrupt."""
     try:
         with open(path, "rb") as handle:
             head = handle.read(64)
     except OSError:
         return False
-    if sniff_video(head) is None or head[8:12] in (b"M4A ", b"M4B ", b"M4P "):
+    if not is_video_head(head):
         return False
-    if head[4:8] == b"ftyp":  # an ISO-BMFF file with sound only is audio (M4A), whatever its brand
-        try:
-            with av.open(str(path), "r") as container:
-                return bool(container.streams.video) or not container.streams.audio
-        except (av.FFmpegError, OSError, ValueError):
-            return True  # the video path reports the damage with its own error
-    return True
+    try:
+        with av.open(str(path), "r") as container:
+            return bool(container.streams.video)
+    except (av.FFmpegError, OSError, ValueError):
+        return True
 
 
 def label_video_path(
@@ -104,3 +108,33 @@ def label_video_path(
         "label_value": options.label_value,
         "watermark_id": f"{watermark_id:016x}" if watermark_id is not None else None,
     }
+
+
+def video_record(info: dict[str, Any], source: Path, output: Path, key: WatermarkKey | None) -> LabelRecord:
+    """The registry record of a labeling summarised by :func:`label_video_path` (``output`` written)."""
+    from labeler.video.verifying import file_sha256
+
+    return LabelRecord(
+        produce_id=info["produce_id"], content_producer=info["content_producer"],
+        watermark_id=int(info["watermark_id"], 16) if info["watermark_id"] else None,
+        output_sha256=info.get("output_sha256") or file_sha256(output), input_sha256=file_sha256(source),
+        media_kind="video", media_format=info["format"], label_value=info["label_value"],
+        key_id=key.key_id if (key is not None and info["watermark_id"]) else None,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def label_video_upload(
+    source: Path, output: Path, key: WatermarkKey | None, options: LabelOptions, registry: Registry | None
+) -> dict[str, Any]:
+    """Label ``source`` over the (temp) file ``output`` and record it: the service's path for video
+    uploads, where input and output stay on disk, streamed through FFmpeg. The caller removes both."""
+    from labeler.video.verifying import file_sha256
+
+    info = label_video_path(source, output, key, options, force=True)
+    info.pop("c2pa_manifest_store", None)  # bytes; kept only by the CLI's recording path
+    info.update(output_sha256=file_sha256(output), output_bytes=output.stat().st_size,
+                recorded=registry is not None)
+    if registry is not None:
+        registry.record(video_record(info, source, output, key))
+    return info

@@ -366,8 +366,8 @@ def test_unsupported_upload_is_refused_after_its_first_chunk(start: Callable[...
     sent = [0]
 
     def requests() -> Iterator[pb.VerifyRequest]:
-        yield pb.VerifyRequest(config=pb.VerifyConfig(filename="clip.webm"))
-        chunk = b"\x1a\x45\xdf\xa3" + bytes(1024 * 1024 - 4)  # a WebM/Matroska header: no handler for it
+        yield pb.VerifyRequest(config=pb.VerifyConfig(filename="archive.zip"))
+        chunk = b"PK\x03\x04" + bytes(1024 * 1024 - 4)  # a ZIP header: no handler for it
         for _ in range(400):
             sent[0] += 1
             yield pb.VerifyRequest(chunk=chunk)
@@ -379,7 +379,7 @@ def test_unsupported_upload_is_refused_after_its_first_chunk(start: Callable[...
 
 
 def test_head_check_matches_the_full_sniff() -> None:
-    from labeler.sniffing import check_head
+    from labeler.sniffing import check_head, check_head_or_video, is_video_head
 
     for fmt in ("jpeg", "png", "webp"):
         check_head(image_bytes(fmt, 64, 64)[:64])
@@ -388,3 +388,70 @@ def test_head_check_matches_the_full_sniff() -> None:
     for junk in (b"\x1a\x45\xdf\xa3", b"GIF89a", b"PK\x03\x04", b"x"):
         with pytest.raises(errors.UnsupportedFormat):
             check_head(junk)
+    # Label and Verify also take video (spooled to a named file); an M4A brand stays audio.
+    webm, mp4, m4a = b"\x1a\x45\xdf\xa3" + bytes(60), b"\x00\x00\x00\x20ftypisom", b"\x00\x00\x00\x1cftypM4A "
+    assert is_video_head(webm) and is_video_head(mp4) and not is_video_head(m4a)
+    for head in (webm, mp4, m4a):
+        check_head_or_video(head)
+    for junk in (b"GIF89a", b"PK\x03\x04", b"x"):
+        with pytest.raises(errors.UnsupportedFormat):
+            check_head_or_video(junk)
+
+
+def test_video_is_labeled_and_verified_from_disk(start: Callable[..., ServerThread], tmp_path: Path) -> None:
+    from tests.video.clips import make_clip
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    server = start(spool_dir=spool, spool_memory_bytes=1 << 30)  # a video is spooled to a named file anyway
+    clip = make_clip(tmp_path / "clip.mp4", frames=50).read_bytes()
+    with LabelerClient(server.target, chunk_bytes=64 * 1024) as client:
+        reply = client.label(clip, CONFIG)
+        assert reply.result.format == "mp4" and (reply.result.width, reply.result.height) == (384, 256)
+        assert reply.result.recorded and len(reply.result.watermark_id) == 16
+        assert len(reply.data) == reply.result.output_bytes and reply.data[4:8] == b"ftyp"
+        verdict = client.verify(reply.data, filename="labeled.mp4")
+        assert verdict.verdict == pb.VERDICT_CONFIRMED
+        assert verdict.watermark.detected and verdict.watermark.watermark_id == reply.result.watermark_id
+        assert verdict.watermark.false_positive_probability <= 1e-6
+        assert json.loads(verdict.aigc_json)["ContentProducer"] == CONFIG.content_producer
+        report = json.loads(verdict.report_json)
+        assert report["source"] == "labeled.mp4" and report["registry"]
+        unmarked = client.verify(clip, filename="clip.mp4")
+        assert unmarked.verdict == pb.VERDICT_NONE and not unmarked.watermark.detected
+        with pytest.raises(errors.LabelerError) as caught:
+            client.verify(clip[:64] + bytes(len(clip)), filename="broken.mp4")
+        assert caught.value.code == "CORRUPT_MEDIA"
+    # Uploads and labeled outputs are removed when each call ends (an aborted call's status reaches the
+    # client just before the server's clean-up runs, hence the short wait).
+    deadline = time.monotonic() + 10
+    while list(spool.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(spool.iterdir()) == []
+
+
+def test_a_video_upload_is_spooled_to_a_named_file(tmp_path: Path) -> None:
+    import asyncio
+
+    from labeler.service.spool import receive
+    from labeler.sniffing import check_head_or_video, is_video_head
+
+    settings = ServiceSettings(spool_dir=tmp_path, spool_memory_bytes=1 << 20)
+    head = b"\x00\x00\x00\x20ftypisom" + bytes(100)
+
+    async def upload(data: bytes) -> Any:
+        async def requests() -> Any:
+            yield pb.VerifyRequest(config=pb.VerifyConfig())
+            for i in range(0, len(data), 50):
+                yield pb.VerifyRequest(chunk=data[i : i + 50])
+
+        return await receive(requests(), settings, check_head_or_video, needs_path=is_video_head)
+
+    video = asyncio.run(upload(head + b"rest"))
+    assert video.path is not None and video.path.parent == tmp_path and video.path.read_bytes() == head + b"rest"
+    video.close()
+    assert not video.path.exists()
+    image = asyncio.run(upload(image_bytes("png", 64, 64)))
+    assert image.path is None and image.read() == image_bytes("png", 64, 64)  # small: kept in memory
+    image.close()
+    assert list(tmp_path.iterdir()) == []
