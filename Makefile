@@ -52,6 +52,7 @@ bench: $(STAMP) $(NATIVE_LIB)
 	$(PY) -m benchmarks.flat_area
 	$(PY) -m benchmarks.audio
 	$(PY) -m benchmarks.provenance
+	$(PY) -m benchmarks.visible_label
 	$(PY) -m benchmarks.service_load
 	$(PY) -m benchmarks.registry --postgres
 	$(PY) -m benchmarks.audit --n 1000

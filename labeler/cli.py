@@ -211,7 +211,7 @@ def cmd_label(args: argparse.Namespace, out: TextIO) -> int:
     if is_video_file(args.input):  # video: streamed, never read into memory (labeler/video/)
         from labeler.video.cli_video import cmd_label_video
 
-        return cmd_label_video(args, options, key, out)
+        return cmd_label_video(args, options, key, out, label_signer=label_signer)
     with _registry(args) as registry:
         labeler = Labeler(key, registry, label_signer=label_signer)
         result = labeler.label_file(args.input, args.output, options, force=args.force)
@@ -254,6 +254,9 @@ def _human_audio_label(info: dict[str, Any], args: argparse.Namespace, recorded:
                                      if aigc else "off") + "\n")
     out.write("  watermark      " + (f"id {info['watermark_id']}" if info["watermark_id"] else "off") + "\n")
     out.write("  registry       " + ("recorded" if recorded else "off") + "\n")
+    signed_by = f"SecurityData key {info['label_key_id']}" if info["label_key_id"] else "no"
+    out.write(f"  label signed   {signed_by}\n")
+    out.write("  C2PA           " + ("signed (last step)" if info["c2pa"] else "off") + "\n")
 
 
 def _expand(paths: Sequence[Path], recursive: bool) -> list[Path]:
@@ -322,6 +325,10 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
         out.write("  c2pa       no manifest\n")
     for mark in report.get("third_party") or []:
         out.write(f"  mark       {mark['description']} in {mark['location']}\n")
+    visible = report.get("explicit_label") or {}
+    if visible.get("detected") and "third_party" not in report:  # videos (images list it as a mark above)
+        out.write(f"  visible    AI label \"{visible['text']}\" in the {visible['corner']} corner (score "
+                  f"{visible['score']:.2f}, false-positive probability {visible['false_positive_probability']:.1e})\n")
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -361,7 +368,7 @@ def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for path in files:
             try:
                 if is_video_file(path):  # streamed from the path, never read whole
-                    report = verify_video_file(path, key, registry, args.declared)
+                    report = verify_video_file(path, key, registry, args.declared, trust)
                 else:
                     report = verifier.verify_file(path, user_declared=args.declared).to_dict()
             except LabelerError as exc:

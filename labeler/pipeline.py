@@ -194,15 +194,23 @@ class Labeler:
         prompt = PromptOptions.parse(options.audio_prompt, options.audio_prompt_end) if options.visible else None
         outcome = label_audio(
             data, container, key=self.key, watermark_id=watermark_id, aigc=aigc, prompt=prompt,
-            strength=options.watermark_strength, limits=self.limits,
+            strength=options.watermark_strength, limits=self.limits, label_signer=self.label_signer,
         )
+        aigc, output = outcome.aigc, outcome.data
+        c2pa_summary = c2pa_store = None
+        if options.c2pa is not None:  # last, as for images
+            from labeler.provenance.pipeline_steps import sign_c2pa_last
+
+            output, c2pa_summary, c2pa_store = sign_c2pa_last(container.name, output, aigc, watermark_id, options.c2pa)
         result = LabelResult(
-            data=outcome.data, format=container.name, width=0, height=0, content_producer=options.producer,
+            data=output, format=container.name, width=0, height=0, content_producer=options.producer,
             produce_id=produce_id, label_value=options.label_value, aigc=aigc, visible=None,
             watermark_id=watermark_id, watermark_skipped=None,
             key_id=self.key.key_id if (self.key is not None and watermark_id is not None) else None,
-            input_sha256=hashlib.sha256(data).hexdigest(), output_sha256=hashlib.sha256(outcome.data).hexdigest(),
+            input_sha256=hashlib.sha256(data).hexdigest(), output_sha256=hashlib.sha256(output).hexdigest(),
             audio=outcome.info(),
+            label_key_id=self.label_signer.key_id if (aigc is not None and self.label_signer is not None) else None,
+            c2pa=c2pa_summary, c2pa_manifest_store=c2pa_store,
         )
         if record:
             self.record(result)

@@ -35,6 +35,7 @@ from labeler.provenance.thirdparty import (
     find_metadata_marks,
     sd_mark,
 )
+from labeler.provenance.visible_label import VisibleLabelDetection, detect_visible_label, explicit_label_mark
 from labeler.settings import Limits, TrustSettings
 from labeler.store.registry import LabelRecord, Registry
 from labeler.watermark import DEFAULT_FALSE_POSITIVE_LIMIT, ImageDetection, WatermarkKey, detect_image
@@ -162,6 +163,8 @@ class VerifyReport:
     sd_watermark: SdWatermarkDetection | None = None
     #: The propagation platform's SecurityData (ReservedCode2), when it wrote one.
     propagator_security: SecurityFinding | None = None
+    #: Images: the visible-label (explicit label) trace search in the corners.
+    explicit_label: VisibleLabelDetection | None = None
 
     @property
     def labelled(self) -> bool:
@@ -187,6 +190,7 @@ class VerifyReport:
             "third_party": [m.to_dict() for m in self.third_party],
             "sd_watermark": self.sd_watermark.to_dict() if self.sd_watermark else None,
             "propagator_security_data": self.propagator_security.to_dict() if self.propagator_security else None,
+            "explicit_label": self.explicit_label.to_dict() if self.explicit_label else None,
         }
 
 
@@ -269,6 +273,10 @@ def decide(
     if c2pa is not None and c2pa.present and c2pa.ai_generated:
         return Verdict.SUSPECTED, f"C2PA manifest declares AI-generated content but is {c2pa.state}", tuple(evidence)
     ai_marks = [m for m in marks if m.ai_generated]
+    if ai_marks and all(m.kind == "explicit_label" for m in ai_marks):  # a trace, never confirmed on its own
+        return Verdict.SUSPECTED, "visible AI label found: " + "; ".join(m.description for m in ai_marks), tuple(
+            evidence
+        )
     if ai_marks:
         return Verdict.SUSPECTED, "other providers' marks: " + "; ".join(m.description for m in ai_marks), tuple(
             evidence
@@ -331,6 +339,10 @@ class Verifier:
         sd_found = sd_mark(sd)
         if sd_found is not None:
             marks.append(sd_found)
+        visible = detect_visible_label(image.pixels)
+        visible_mark = explicit_label_mark(visible)
+        if visible_mark is not None:
+            marks.append(visible_mark)
         verdict, reason, evidence = decide(
             metadata, watermark, tuple(records), user_declared, c2pa=c2pa, security=security, marks=tuple(marks)
         )
@@ -357,6 +369,7 @@ class Verifier:
             third_party=tuple(marks),
             sd_watermark=sd,
             propagator_security=propagator_security,
+            explicit_label=visible,
         )
 
     def _verify_audio(
@@ -375,13 +388,19 @@ class Verifier:
                 records.extend(self.registry.by_watermark_id(outcome.watermark.watermark_id))
             if not records:
                 records.extend(self.registry.by_sha256(sha256))
-        verdict, reason, evidence = decide(metadata, watermark, tuple(records), user_declared)
+        security = None
+        if outcome.metadata is not None and outcome.metadata.parsed.label is not None:
+            security = verify_label(outcome.metadata.parsed.label, data, container.name, self._label_keys)
+        c2pa = self._c2pa(data, container.name, watermark, records)
+        verdict, reason, evidence = decide(
+            metadata, watermark, tuple(records), user_declared, c2pa=c2pa, security=security
+        )
         if outcome.prompt.present:
             evidence = (*evidence, "audible \"AI\" rhythm prompt (Morse) present")
         return VerifyReport(
             source=source, format=container.name, width=0, height=0, sha256=sha256, metadata=metadata,
             watermark=watermark, records=tuple(records), user_declared=user_declared, verdict=verdict,
-            reason=reason, evidence=evidence, audio=outcome.info(),
+            reason=reason, evidence=evidence, audio=outcome.info(), c2pa=c2pa, security=security,
         )
     def _c2pa(
         self, data: bytes, media_format: str, watermark: WatermarkFinding, records: list[LabelRecord]
@@ -390,6 +409,8 @@ class Verifier:
         its ID (the soft binding). A valid manifest of ours with no record yet finds it by soft binding."""
         finding = read_c2pa(data, media_format, self._anchors)
         wm_id = watermark.detection.watermark_id if watermark.detected and watermark.detection else None
+        if watermark.detected and watermark.audio_detection is not None:
+            wm_id = watermark.audio_detection.watermark_id
         if not finding.present and wm_id is not None and self.trust.manifest_dir is not None:
             store = ManifestStore(self.trust.manifest_dir).load(wm_id)
             if store is not None:

@@ -25,6 +25,7 @@ from labeler.explicit.audio_prompt import PromptDetection, PromptOptions, add_pr
 from labeler.metadata.aigc import AigcLabel, parse_aigc_json
 from labeler.metadata.producer_code import parse_content_producer
 from labeler.metadata.reader import AigcReading
+from labeler.provenance.securitydata import LabelSigner
 from labeler.settings import Limits
 from labeler.watermark.audio import AudioDetection, AudioWatermarkSettings, detect_audio, embed_audio
 from labeler.watermark.keys import WatermarkKey
@@ -47,6 +48,8 @@ class AudioLabelOutcome:
     prompt: PromptOptions | None
     watermark_id: int | None
     duration_seconds: float
+    #: The AIGC label as written (with its SecurityData when signed).
+    aigc: AigcLabel | None = None
 
     def info(self) -> dict[str, Any]:
         return {
@@ -87,6 +90,7 @@ def label_audio(
     prompt: PromptOptions | None,
     strength: float,
     limits: Limits,
+    label_signer: LabelSigner | None = None,
 ) -> AudioLabelOutcome:
     decoded = decode_audio(data, limits, container)
     pcm = decoded.pcm
@@ -100,12 +104,19 @@ def label_audio(
         assert key is not None
         pcm = embed_audio(pcm, decoded.sample_rate, watermark_id, key, AudioWatermarkSettings(strength=strength))
     output = encode_audio(decoded, pcm, aigc.to_json() if aigc is not None else None)
+    if aigc is not None and label_signer is not None:  # SecurityData in ReservedCode1 (labeler/provenance/)
+        from labeler.provenance.pipeline_steps import sign_reencoded_label
+
+        aigc, output = sign_reencoded_label(
+            aigc, output, container.name, lambda signed: encode_audio(decoded, pcm, signed.to_json()), label_signer
+        )
     return AudioLabelOutcome(
         data=output,
         decoded=decoded,
         prompt=prompt if prompt is not None and prompt.kind != "none" else None,
         watermark_id=watermark_id,
         duration_seconds=pcm.shape[0] / decoded.sample_rate,
+        aigc=aigc,
     )
 
 

@@ -116,19 +116,36 @@ class SignedMedia:
     manifest_store: bytes
 
 
-def sign_media(data: bytes, media_format: str, manifest: dict[str, Any], settings: C2paSettings) -> SignedMedia:
-    """Embed and sign ``manifest`` into ``data``. Raises SigningError (bad credentials, TSA, format)."""
+def _sign_stream(source: Any, destination: Any, media_format: str, manifest: dict[str, Any],
+                 settings: C2paSettings) -> bytes:
     mime = mime_for(media_format)
     signer = _signer(settings)
-    out = io.BytesIO()
     try:
         with c2pa_lib.Context.from_dict(_SIGNING_SETTINGS) as context, c2pa_lib.Builder(manifest, context) as builder:
-            store = builder.sign(signer, mime, io.BytesIO(data), out)
+            store = builder.sign(signer, mime, source, destination)
     except c2pa_lib.C2paError as exc:
         raise SigningError(f"C2PA signing failed: {exc}") from None
     finally:
         signer.close()
-    return SignedMedia(out.getvalue(), bytes(store))
+    return bytes(store)
+
+
+def sign_media(data: bytes, media_format: str, manifest: dict[str, Any], settings: C2paSettings) -> SignedMedia:
+    """Embed and sign ``manifest`` into ``data``. Raises SigningError (bad credentials, TSA, format)."""
+    out = io.BytesIO()
+    store = _sign_stream(io.BytesIO(data), out, media_format, manifest, settings)
+    return SignedMedia(out.getvalue(), store)
+
+
+def sign_media_file(
+    source: Path, destination: Path, media_format: str, manifest: dict[str, Any], settings: C2paSettings
+) -> bytes:
+    """Like ``sign_media`` from file to file (videos are never read whole); returns the manifest store."""
+    try:
+        with open(source, "rb") as src, open(destination, "w+b") as dst:
+            return _sign_stream(src, dst, media_format, manifest, settings)
+    except OSError as exc:
+        raise SigningError(f"C2PA signing failed: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -252,16 +269,29 @@ def _finding_from_store(store: dict[str, Any], state: str | None, source: str) -
 
 
 def read_c2pa(
-    data: bytes, media_format: str, trust_anchors: bytes | None = None, manifest_store: bytes | None = None
+    data: bytes | Path, media_format: str, trust_anchors: bytes | None = None, manifest_store: bytes | None = None
 ) -> C2paFinding:
-    """The C2PA finding for ``data`` (or for a detached ``manifest_store`` applied to it). Never raises."""
+    """The C2PA finding for ``data`` (or for a detached ``manifest_store`` applied to it); a path is read
+    as a stream (videos). Never raises."""
     mime = MIME_BY_FORMAT.get(media_format)
     if mime is None:
         return C2paFinding(False, error=f"C2PA is not read for {media_format!r}")
+    if isinstance(data, Path):
+        try:
+            with open(data, "rb") as stream:
+                return _read_stream(stream, mime, trust_anchors, manifest_store)
+        except OSError as exc:
+            return C2paFinding(False, error=f"cannot read {data}: {exc}")
+    return _read_stream(io.BytesIO(data), mime, trust_anchors, manifest_store)
+
+
+def _read_stream(
+    stream: Any, mime: str, trust_anchors: bytes | None, manifest_store: bytes | None
+) -> C2paFinding:
     source = "embedded" if manifest_store is None else "recovered via soft binding"
     try:
         with c2pa_lib.Context.from_dict(_reader_settings(trust_anchors)) as context:
-            reader = c2pa_lib.Reader.try_create(mime, io.BytesIO(data), manifest_store, context)
+            reader = c2pa_lib.Reader.try_create(mime, stream, manifest_store, context)
             if reader is None:
                 return C2paFinding(False)
             with reader:

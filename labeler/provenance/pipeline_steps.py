@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from labeler.errors import SigningError
@@ -25,6 +26,19 @@ def sign_aigc_label(
     output = handler.encode(image, merge_aigc_into_xmp(image.metadata.xmp, signed))
     if content_digest(output, handler.name) != digest:
         raise SigningError(f"the {handler.name} encoder is not deterministic; the label cannot be bound")
+    return signed, output
+
+
+def sign_reencoded_label(
+    aigc: AigcLabel, encoded: bytes, media_format: str, encode: Callable[[AigcLabel], bytes], signer: LabelSigner
+) -> tuple[AigcLabel, bytes]:
+    """Audio: bind ``aigc`` to the coded content (demuxed packets) of ``encoded`` and encode again with
+    the signed label. As for images, the second encode must reproduce the coded content (checked)."""
+    digest = content_digest(encoded, media_format)
+    signed = sign_label(aigc, digest, signer)
+    output = encode(signed)
+    if content_digest(output, media_format) != digest:
+        raise SigningError(f"the {media_format} encoder is not deterministic; the label cannot be bound")
     return signed, output
 
 

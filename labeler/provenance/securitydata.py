@@ -53,6 +53,7 @@ from labeler.formats import png as _png
 from labeler.formats import webp as _webp
 from labeler.metadata.aigc import AigcLabel
 from labeler.provenance.devca import read_pem_file
+from labeler.provenance.media_binding import PACKET_FORMATS, packet_digest
 
 SD_TYPE = "labeler.ed25519"
 SD_VERSION = "1"
@@ -75,11 +76,16 @@ class SecurityStatus(StrEnum):
     ABSENT = "absent"
 
 
-def content_digest(data: bytes, media_format: str) -> str:
-    """SHA-256 hex of the coded content of an image file (see the module doc). UnsupportedFormat for
-    formats without a definition yet (audio and video get theirs with their handlers)."""
+def content_digest(data: bytes | Path, media_format: str) -> str:
+    """SHA-256 hex of the coded content of a file (see the module doc; audio and video: the demuxed
+    packets, ``media_binding``). ``data`` may be a path for audio/video (a video is never read whole).
+    UnsupportedFormat for formats without a definition."""
     h = hashlib.sha256()
     h.update(media_format.encode("ascii") + b"\0")
+    if media_format in PACKET_FORMATS:
+        return packet_digest(data, media_format, h)
+    if isinstance(data, Path):
+        data = data.read_bytes()
     if media_format == "jpeg":
         segments, sos, error = _jpeg._walk(data)
         if sos is None:
@@ -253,7 +259,7 @@ def _b64(text: object) -> bytes | None:
 
 def verify_label(
     label: AigcLabel,
-    data: bytes,
+    data: bytes | Path,
     media_format: str,
     trusted_keys: dict[str, bytes] | None = None,
     role: Role = Role.PRODUCER,

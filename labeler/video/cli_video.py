@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any, TextIO
 
+from labeler.provenance.securitydata import LabelSigner
 from labeler.settings import LabelOptions
 from labeler.video.labeling import label_video_path, video_record
 from labeler.watermark import WatermarkKey
@@ -44,7 +45,8 @@ def _record(args: argparse.Namespace, info: dict[str, Any], key: WatermarkKey | 
 
 
 def cmd_label_video(
-    args: argparse.Namespace, options: LabelOptions, key: WatermarkKey | None, out: TextIO, err: TextIO | None = None
+    args: argparse.Namespace, options: LabelOptions, key: WatermarkKey | None, out: TextIO, err: TextIO | None = None,
+    label_signer: LabelSigner | None = None,
 ) -> int:
     err = err or sys.stderr
     update, finish = _progress_bar(err)
@@ -53,10 +55,16 @@ def cmd_label_video(
             args.input, args.output, key, options, force=args.force, label_seconds=args.video_label_seconds,
             label_whole=args.video_label_whole, crf=args.crf, bitrate=args.bitrate,
             progress=update,  # type: ignore[arg-type]
+            label_signer=label_signer,
         )
     finally:
         finish()  # type: ignore[operator]
+    manifest_store = info.pop("c2pa_manifest_store", None)
     recorded = _record(args, info, key)
+    if recorded:  # durable Content Credentials: the manifest kept under its watermark ID
+        from labeler.provenance.pipeline_steps import keep_manifest
+
+        keep_manifest(info["c2pa"], manifest_store, int(info["watermark_id"], 16) if info["watermark_id"] else None)
     info.update(input=str(args.input), output=str(args.output), recorded=recorded)
     if args.json:
         out.write(json.dumps(info, ensure_ascii=False, indent=2) + "\n")
@@ -64,4 +72,7 @@ def cmd_label_video(
         out.write(f"labeled {args.input} -> {args.output} ({info['format'].upper()} {info['video_codec']} "
                   f"{info['width']}x{info['height']}, {info['frames']} frames, audio {info['audio']})\n")
         out.write(f"  watermark      id {info['watermark_id'] or 'off'}\n")
+        out.write("  label signed   " + (f"SecurityData key {info['label_key_id']}" if info["label_key_id"] else "no")
+                  + "\n")
+        out.write("  C2PA           " + ("signed (last step)" if info["c2pa"] else "off") + "\n")
     return 0

@@ -9,12 +9,16 @@ from typing import Any
 
 import av
 
-from labeler.errors import InvalidOption, KeyMissing
+from labeler.errors import InvalidOption, KeyMissing, UnsupportedFormat
 from labeler.fileio import check_output, same_file
 from labeler.metadata.aigc import AigcLabel
+from labeler.provenance.c2pa import mime_for
+from labeler.provenance.securitydata import LabelSigner
+from labeler.provenance.video_steps import VideoProvenance, finish_video, temp_beside
 from labeler.settings import LabelOptions
 from labeler.sniffing import is_video_head
 from labeler.store.registry import LabelRecord, Registry
+from labeler.video.containers import sniff_video
 from labeler.video.transcode import ProgressCallback, VideoLabelSettings, label_video_file
 from labeler.watermark import WatermarkKey, derive_watermark_id
 
@@ -49,6 +53,7 @@ def label_video_path(
     crf: int | None = None,
     bitrate: int | None = None,
     progress: ProgressCallback | None = None,
+    label_signer: LabelSigner | None = None,
 ) -> dict[str, Any]:
     """Label a video file into ``destination`` streaming; returns a JSON-able summary."""
     if same_file(source, destination) or source.resolve() == destination.resolve():
@@ -71,12 +76,33 @@ def label_video_path(
         label_seconds=label_seconds, label_whole=label_whole, crf=crf, bitrate=bitrate,
         strength=options.watermark_strength,
     )
-    result = label_video_file(source, destination, settings, progress=progress)
+    signing = options.c2pa is not None or (label_signer is not None and options.metadata)
+    if not signing:
+        result = label_video_file(source, destination, settings, progress=progress)
+        provenance = VideoProvenance(aigc if options.metadata else None, None, None)
+    else:  # label into a temporary file, then sign (labeler/provenance/video_steps.py)
+        with open(source, "rb") as handle:
+            kind = sniff_video(handle.read(64))
+        if kind is None:
+            raise UnsupportedFormat(f"{source} is not a video labeler reads")
+        if options.c2pa is not None:
+            mime_for(kind.name)  # before the transcode: UnsupportedFormat for containers c2pa cannot sign
+        labeled = temp_beside(destination, destination.suffix or kind.suffix)
+        try:
+            result = label_video_file(source, labeled, settings, progress=progress)
+        except BaseException:
+            labeled.unlink(missing_ok=True)
+            raise
+        provenance = finish_video(labeled, destination, kind.name, kind.muxer, aigc if options.metadata else None,
+                                  watermark_id, label_signer, options.c2pa)
     return {
         "format": result.container, "video_codec": result.video_codec, "encoder": result.encoder,
         "width": result.width, "height": result.height, "frames": result.frames,
         "duration_seconds": result.duration_seconds, "audio": result.audio,
-        "aigc": aigc.to_dict() if options.metadata else None,
+        "aigc": provenance.aigc.to_dict() if provenance.aigc is not None else None,
+        "label_key_id": label_signer.key_id if (label_signer is not None and provenance.aigc is not None) else None,
+        "c2pa": provenance.c2pa,
+        "c2pa_manifest_store": provenance.manifest_store,
         "content_producer": options.producer,
         "produce_id": produce_id,
         "label_value": options.label_value,
@@ -106,6 +132,7 @@ def label_video_upload(
     from labeler.video.verifying import file_sha256
 
     info = label_video_path(source, output, key, options, force=True)
+    info.pop("c2pa_manifest_store", None)  # bytes; kept only by the CLI's recording path
     info.update(output_sha256=file_sha256(output), output_bytes=output.stat().st_size,
                 recorded=registry is not None)
     if registry is not None:
