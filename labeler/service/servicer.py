@@ -201,7 +201,8 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
 
         if not is_video_file(path):
             return None
-        return label_video_upload(path, output, self.labeler.key, options, self.labeler.registry)
+        return label_video_upload(path, output, self.labeler.key, options, self.labeler.registry,
+                                  self.labeler.label_signer)
 
     async def _label(self, call: _Call, upload: Upload) -> tuple[pb.LabelResult, bytes | Path]:
         config: pb.LabelConfig = upload.config
@@ -261,7 +262,8 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
             from labeler.video.verifying import verify_video_file
 
             if is_video_file(upload.path):
-                report = verify_video_file(upload.path, self.verifier.key, self.verifier.registry, declared)
+                report = verify_video_file(upload.path, self.verifier.key, self.verifier.registry, declared,
+                                           self.verifier.trust)
                 report["source"] = source
                 return report
         return self.verifier.verify_bytes(upload.read(), source, declared).to_dict()

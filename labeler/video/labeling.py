@@ -125,13 +125,14 @@ def video_record(info: dict[str, Any], source: Path, output: Path, key: Watermar
 
 
 def label_video_upload(
-    source: Path, output: Path, key: WatermarkKey | None, options: LabelOptions, registry: Registry | None
+    source: Path, output: Path, key: WatermarkKey | None, options: LabelOptions, registry: Registry | None,
+    label_signer: LabelSigner | None = None,
 ) -> dict[str, Any]:
     """Label ``source`` over the (temp) file ``output`` and record it: the service's path for video
     uploads, where input and output stay on disk, streamed through FFmpeg. The caller removes both."""
     from labeler.video.verifying import file_sha256
 
-    info = label_video_path(source, output, key, options, force=True)
+    info = label_video_path(source, output, key, options, force=True, label_signer=label_signer)
     info.pop("c2pa_manifest_store", None)  # bytes; kept only by the CLI's recording path
     info.update(output_sha256=file_sha256(output), output_bytes=output.stat().st_size,
                 recorded=registry is not None)

@@ -455,3 +455,24 @@ def test_a_video_upload_is_spooled_to_a_named_file(tmp_path: Path) -> None:
     assert image.path is None and image.read() == image_bytes("png", 64, 64)  # small: kept in memory
     image.close()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_video_label_is_signed_and_its_signature_checked_by_the_service(tmp_path: Path, key: WatermarkKey) -> None:
+    from labeler.provenance.devca import init_dev_credentials
+    from labeler.provenance.securitydata import LabelSigner
+    from labeler.settings import TrustSettings
+    from tests.video.clips import make_clip
+
+    dev = init_dev_credentials(tmp_path / "config")
+    settings = ServiceSettings(address="127.0.0.1:0", workers=2, queue_depth=2)
+    labeler = Labeler(key, None, settings.limits, label_signer=LabelSigner.from_file(dev.label_key))
+    verifier = Verifier(key, None, settings.limits, trust=TrustSettings(label_keys=(dev.label_key,)))
+    server = ServerThread(settings, labeler, verifier)
+    try:
+        with LabelerClient(server.target) as client:
+            reply = client.label(make_clip(tmp_path / "clip.mp4", frames=30).read_bytes(), CONFIG)
+            assert json.loads(reply.result.result_json)["label_key_id"]
+            report = json.loads(client.verify(reply.data, filename="signed.mp4").report_json)
+        assert report["security_data"]["status"] == "authentic" and report["security_data"]["trusted"]
+    finally:
+        server.stop()
