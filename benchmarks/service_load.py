@@ -299,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         spool = Path(tmp) / "spool"
         spool.mkdir()
         registry = Registry.open(Path(tmp) / "registry.sqlite")
-        limits = Limits(max_bytes=(args.big_mb + 16) * 1024 * 1024)
+        limits = Limits(max_bytes=(max(args.big_mb, args.label_mb) + 16) * 1024 * 1024)
         labeler = Labeler(KEY, registry, limits)
         settings = ServiceSettings(address="127.0.0.1:0", workers=args.workers, queue_depth=16, limits=limits,
                                    spool_dir=spool)
