@@ -20,7 +20,7 @@ import numpy as np
 from benchmarks.corpus import load_corpus
 from labeler.video.transcode import VideoLabelSettings, label_video_file
 from labeler.watermark.keys import WatermarkKey
-from labeler.watermark.video import FrameMarker, detect_frames
+from labeler.watermark.video import FrameMarker, FrameSample, detect_frames
 
 KEY = WatermarkKey(bytes(range(32)))
 OUT = Path("out/bench")
@@ -70,6 +70,13 @@ def luma_frames(path: Path) -> Iterator[np.ndarray]:
             yield frame.to_ndarray(format="yuv420p")[: frame.height]
 
 
+def frame_samples(path: Path) -> list[FrameSample]:
+    """What the detector gets from a file: time, Y plane and whether the frame was coded on its own."""
+    with av.open(str(path)) as inp:
+        return [FrameSample(float(frame.time or 0.0), frame.to_ndarray(format="yuv420p")[: frame.height],
+                            bool(frame.key_frame)) for frame in inp.decode(video=0)]
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
     return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
@@ -90,17 +97,17 @@ def encode_lumas(lumas: list[np.ndarray], codec: str, options: dict[str, str], f
     return path
 
 
-Attack = Callable[[list[np.ndarray], Path], tuple[list[np.ndarray], float]]
+Attack = Callable[[list[np.ndarray], Path], list[FrameSample]]
 
 
 def _recode(codec: str, options: dict[str, str]) -> Attack:
-    def run(lumas: list[np.ndarray], tmp: Path) -> tuple[list[np.ndarray], float]:
-        return list(luma_frames(encode_lumas(lumas, codec, options, FPS, tmp))), FPS
+    def run(lumas: list[np.ndarray], tmp: Path) -> list[FrameSample]:
+        return frame_samples(encode_lumas(lumas, codec, options, FPS, tmp))
     return run
 
 
 def _scale(height: int) -> Attack:
-    def run(lumas: list[np.ndarray], tmp: Path) -> tuple[list[np.ndarray], float]:
+    def run(lumas: list[np.ndarray], tmp: Path) -> list[FrameSample]:
         w = height * 16 // 9
         small = [cv2.resize(y, (w, height), interpolation=cv2.INTER_AREA) for y in lumas]
         return _recode("libx264", {"crf": "23"})(small, tmp)
@@ -108,14 +115,14 @@ def _scale(height: int) -> Attack:
 
 
 def _frames(keep: Callable[[int], bool], fps: float) -> Attack:
-    def run(lumas: list[np.ndarray], tmp: Path) -> tuple[list[np.ndarray], float]:
+    def run(lumas: list[np.ndarray], tmp: Path) -> list[FrameSample]:
         kept = [y for i, y in enumerate(lumas) if keep(i)]
-        return list(luma_frames(encode_lumas(kept, "libx264", {"crf": "23"}, fps, tmp))), fps
+        return frame_samples(encode_lumas(kept, "libx264", {"crf": "23"}, fps, tmp))
     return run
 
 
 def _crop(keep: float, crf: int = 23, gain: float = 1.0) -> Attack:
-    def run(lumas: list[np.ndarray], tmp: Path) -> tuple[list[np.ndarray], float]:
+    def run(lumas: list[np.ndarray], tmp: Path) -> list[FrameSample]:
         h, w = lumas[0].shape
         ch, cw = int(h * keep ** 0.5), int(w * keep ** 0.5)
         cut = [np.clip(y[(h - ch) // 2 : (h - ch) // 2 + ch, (w - cw) // 3 : (w - cw) // 3 + cw] * gain, 0, 255)
@@ -178,8 +185,7 @@ def main(argv: list[str] | None = None) -> int:
                     if name == "trim_1.5s" and start == 0.0:
                         start = 1.5
                     window = marked[int(start * FPS) : int(start * FPS) + 2 * FPS]
-                    lumas, fps = attack(window, work / "attack.mkv")
-                    found = detect_frames(((i / fps, y) for i, y in enumerate(lumas)), KEY)
+                    found = detect_frames(attack(window, work / "attack.mkv"), KEY)
                     robust[name][0] += int(found.watermark_id == index + 1)
                     robust[name][1] += 1
             print(f"{photo.name}: done", flush=True)

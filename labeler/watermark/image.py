@@ -20,6 +20,7 @@ leaves BT.601 chroma untouched (chroma is what JPEG and H.264 halve first).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -321,13 +322,43 @@ def detect_image(
     work = working_luma(pixels)
     if float(work.std()) < 1e-3:
         return _not_detected("image is uniform: nothing to decode")
+    attempt, tried = search_planes([(work, whiten(work))], key)
+    return _report(attempt, tried, false_positive_limit)
+
+
+def search_planes(planes: Sequence[tuple[np.ndarray, np.ndarray]], key: WatermarkKey,
+                  geometry_search: bool = True) -> tuple[_Attempt, int]:
+    """Decode ``(working luma, whitened)`` plane pairs that show the same marked picture (one image, or
+    averages over different frame sets of a video): every plane at the unchanged geometry first, then,
+    if none decoded, each plane through its lattice candidates. Returns the first attempt that decoded
+    (else the one with the strongest sync) and how many hypotheses were tried, for the union bound."""
     layout = tile_layout(key)
-    whitened = whiten(work)
-    first = _decode_plane(whitened, layout, IDENTITY)
-    if first.watermark_id is not None:
-        return _report(first, 1, false_positive_limit)
-    tried = 1
-    best = first
+    tried = 0
+    best: _Attempt | None = None
+    for _, whitened in planes:
+        attempt = _decode_plane(whitened, layout, IDENTITY)
+        tried += 1
+        if attempt.watermark_id is not None:
+            return attempt, tried
+        if best is None or attempt.sync.z > best.sync.z:
+            best = attempt
+    assert best is not None, "search_planes needs at least one plane"
+    if not geometry_search:
+        return best, tried
+    for work, whitened in planes:
+        candidate, count = _search_lattice(work, whitened, layout)
+        tried += count
+        if candidate is not None and candidate.watermark_id is not None:
+            return candidate, tried
+        if candidate is not None and candidate.sync.z > best.sync.z:
+            best = candidate
+    return best, tried
+
+
+def _search_lattice(work: np.ndarray, whitened: np.ndarray, layout: TileLayout) -> tuple[_Attempt | None, int]:
+    """The scale/rotation candidates read off the tile lattice of ``whitened``, strongest first."""
+    tried = 0
+    best: _Attempt | None = None
     candidates = lattice_candidates(whitened, TILE_PX, GEOMETRY_CANDIDATES)
     typical = float(np.median([c.score for c in candidates])) if candidates else 0.0
     for rank, geometry in enumerate(candidates):
@@ -344,10 +375,10 @@ def detect_image(
             attempt = _decode_plane(whiten_at_canonical(work, geometry), layout, geometry)
             tried += 1
         if attempt.watermark_id is not None:
-            return _report(attempt, tried, false_positive_limit)
-        if attempt.sync.z > best.sync.z:
+            return attempt, tried
+        if best is None or attempt.sync.z > best.sync.z:
             best = attempt
-    return _report(best, tried, false_positive_limit)
+    return best, tried
 
 
 # --- Building blocks for frame sequences (video): the pattern once per resolution, one masked add per
@@ -377,15 +408,27 @@ def embed_luma_plane(luma: np.ndarray, pattern: np.ndarray, strength: float = 1.
     return add_upsampled_delta(luma, delta_work)
 
 
-def whitened_working_luma(pixels: np.ndarray) -> np.ndarray:
-    """The detector's whitened working-size plane; planes of frames sharing a geometry can be averaged."""
-    return whiten(working_luma(pixels))
+def detect_planes(
+    planes: Sequence[tuple[np.ndarray, np.ndarray]], key: WatermarkKey,
+    false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT, geometry_search: bool = True,
+    prior_hypotheses: int = 0,
+) -> tuple[ImageDetection, Geometry, int]:
+    """:func:`search_planes` as a report, with the geometry it decoded at (for decoding parts alike) and
+    the hypotheses counted in its bound (``prior_hypotheses``, tried earlier on the same media, included)."""
+    usable = [(work, whitened) for work, whitened in planes if min(whitened.shape) >= TILE_PX]
+    if not usable:
+        return _not_detected("plane smaller than one tile"), IDENTITY, prior_hypotheses
+    attempt, tried = search_planes(usable, key, geometry_search)
+    total = tried + prior_hypotheses
+    return _report(attempt, total, false_positive_limit), attempt.geometry, total
 
 
 def detect_whitened(
-    whitened: np.ndarray, key: WatermarkKey, false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT
+    whitened: np.ndarray, key: WatermarkKey, false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT,
+    geometry: Geometry = IDENTITY,
 ) -> ImageDetection:
-    """Decode an (averaged) whitened plane at the unchanged geometry only."""
-    if min(whitened.shape) < TILE_PX:
+    """Decode an (averaged) whitened plane at one known geometry only (one hypothesis)."""
+    plane = whitened if geometry.is_identity else warp_to_canonical(whitened, geometry)
+    if min(plane.shape) < TILE_PX:
         return _not_detected("plane smaller than one tile")
-    return _report(_decode_plane(whitened, tile_layout(key), IDENTITY), 1, false_positive_limit)
+    return _report(_decode_plane(plane, tile_layout(key), geometry), 1, false_positive_limit)
