@@ -1,5 +1,6 @@
-"""``make demo``: label the bundled sample media, verify them, then verify copies that "travelled" (metadata
-stripped, resized, re-compressed) so only the watermark is left, and print what each step found.
+"""``make demo``: label the bundled sample images and synthesised audio and video, verify them, then verify
+copies that "travelled" (metadata stripped, resized/re-compressed/transcoded) so only the watermark is
+left, and print what each step found.
 
 Everything goes under the output folder (its own key and registry), so the demo never touches the
 user's key or registry. Exit status 0 when every verdict is the expected one.
@@ -93,9 +94,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 row, ok = _row(sample.name, stage, verifier.verify_file(path), expected)
                 rows.append(row)
                 all_ok &= ok
+        # Audio and video: synthesised samples, the same three stages (labeler/demo_media.py).
+        from labeler.demo_media import audio_rows, video_rows
+
+        for media_rows, media_ok in (audio_rows(out, labeler, verifier), video_rows(out, key, registry)):
+            rows.extend(media_rows)
+            all_ok &= media_ok
     _print_table(rows)
-    print(f"\nlabeled files in {out / 'labeled'}; 'travelled' copies (metadata stripped, 0.75x, JPEG 75) in "
-          f"{out / 'travelled'}")
+    print(f"\nlabeled files in {out / 'labeled'}; 'travelled' copies in {out / 'travelled'}: images with metadata "
+          "stripped, 0.75x, JPEG 75; audio as MP3 128 kbit/s without tags; video re-encoded (H.264 CRF 28) "
+          "without tags")
     print("all verdicts as expected" if all_ok else "SOME VERDICTS WERE NOT AS EXPECTED")
     return 0 if all_ok else 1
 

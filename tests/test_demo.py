@@ -1,0 +1,20 @@
+"""`make demo` end to end: every sample (images, synthesised audio and video) labeled, verified, and
+verified again after its trip, with the verdict it should get."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from labeler import demo
+
+
+def test_the_demo_gets_every_verdict_it_expects(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert demo.main(["--out", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert "all verdicts as expected" in table
+    for name in ("sunset.jpg", "music.wav", "music.mp3", "clip.mp4"):
+        assert name in table
+    assert table.count("confirmed") >= 10  # labeled and travelled copies of 3 images, 1 audio, 1 video
+    assert (tmp_path / "travelled" / "clip.mp4").is_file() and (tmp_path / "travelled" / "music.mp3").is_file()
