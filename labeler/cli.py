@@ -329,6 +329,13 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
     if visible.get("detected") and "third_party" not in report:  # videos (images list it as a mark above)
         out.write(f"  visible    AI label \"{visible['text']}\" in the {visible['corner']} corner (score "
                   f"{visible['score']:.2f}, false-positive probability {visible['false_positive_probability']:.1e})\n")
+    sound = report.get("soundtrack")
+    if sound:  # videos with a soundtrack
+        sound_wm = sound["watermark"]
+        mark = (f"audio watermark {sound_wm['watermark_id']} (false-positive probability "
+                f"{sound_wm['false_positive_probability']:.1e})" if sound_wm.get("detected") else "no audio watermark")
+        prompt = "\"AI\" rhythm prompt at the start" if sound["prompt"]["at_start"] else "no rhythm prompt"
+        out.write(f"  soundtrack {sound['duration_s']:.1f} s: {prompt}; {mark}\n")
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -8,8 +8,10 @@ GAP_SECONDS before the programme. Tones are TONE_HZ sine bursts with RAMP_SECOND
 clicks). The level is matched to the programme: the tone's RMS equals the programme's gated RMS (its
 loudness ignoring near-silence), with the peak kept at or below -1 dBFS.
 
-The prompt is *inserted* (the programme is shifted, never covered). ``detect_prompt`` is a matched
-filter on the tone's narrow-band envelope over the first (and last) seconds.
+The prompt is *inserted* (the programme is shifted, never covered) in audio files. A video's soundtrack
+cannot grow without losing lip sync, so there ``overlay_prompt`` lays it over the programme, which is
+ducked by DUCK_GAIN under it. ``detect_prompt`` is a matched filter on the tone's narrow-band envelope
+over the first (and last) seconds.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ MORSE_AI: tuple[tuple[bool, int], ...] = (
 PEAK_CEILING = 10 ** (-1 / 20)
 #: Gate for the programme's loudness: frames quieter than this (dBFS RMS) are not counted.
 GATE_DBFS = -50.0
+#: Programme gain under an overlaid prompt (-12 dB), ramped over DUCK_RAMP_SECONDS at each side.
+DUCK_GAIN = 0.25
+DUCK_RAMP_SECONDS = 0.05
 #: Minimum normalised envelope correlation for "present".
 DETECT_CORRELATION = 0.8
 #: How far from each end the detector looks, seconds.
@@ -112,26 +117,54 @@ def add_prompt(
     """
     if options.kind == "none":
         return pcm
-    rms = programme_rms(pcm, sample_rate) or 10 ** (-20 / 20)
-    if options.kind == "morse":
-        mono = morse_prompt(sample_rate, rms)
-    else:
-        if voice is None or voice.size == 0:
-            raise InvalidOption("the voice prompt is empty")
-        mono = voice.mean(axis=1).astype(np.float32)
-        voice_rms = programme_rms(mono[:, None], sample_rate)
-        if voice_rms > 0:
-            mono = mono * np.float32(rms / voice_rms)
-        peak = float(np.max(np.abs(mono))) if mono.size else 0.0
-        if peak > PEAK_CEILING:
-            mono *= np.float32(PEAK_CEILING / peak)
-        pad = np.zeros(round(GAP_SECONDS * sample_rate), dtype=np.float32)
-        mono = np.concatenate([pad[: pad.size // 2], mono, pad])
+    mono = _prompt_mono(pcm, sample_rate, options, voice)
     prompt = np.repeat(mono[:, None], pcm.shape[1], axis=1)
     parts = [prompt, pcm]
     if options.at_end:
         parts.append(prompt)
     return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
+
+def _prompt_mono(pcm: np.ndarray, sample_rate: int, options: PromptOptions, voice: np.ndarray | None) -> np.ndarray:
+    rms = programme_rms(pcm, sample_rate) or 10 ** (-20 / 20)
+    if options.kind == "morse":
+        return morse_prompt(sample_rate, rms)
+    if voice is None or voice.size == 0:
+        raise InvalidOption("the voice prompt is empty")
+    mono = voice.mean(axis=1).astype(np.float32)
+    voice_rms = programme_rms(mono[:, None], sample_rate)
+    if voice_rms > 0:
+        mono = mono * np.float32(rms / voice_rms)
+    peak = float(np.max(np.abs(mono))) if mono.size else 0.0
+    if peak > PEAK_CEILING:
+        mono *= np.float32(PEAK_CEILING / peak)
+    pad = np.zeros(round(GAP_SECONDS * sample_rate), dtype=np.float32)
+    return np.concatenate([pad[: pad.size // 2], mono, pad])
+
+
+def overlay_prompt(
+    pcm: np.ndarray, sample_rate: int, options: PromptOptions, voice: np.ndarray | None = None
+) -> np.ndarray:
+    """A copy of ``pcm`` (float32 frames x channels) with the prompt laid over its start (and end), the
+    programme ducked under it; same length, for soundtracks that must stay in sync with their picture.
+    A programme shorter than the prompt is returned unchanged (there is no room for it)."""
+    out = np.array(pcm, dtype=np.float32, copy=True)
+    if options.kind == "none":
+        return out
+    mono = _prompt_mono(pcm, sample_rate, options, voice)
+    length = mono.size
+    if length > out.shape[0]:
+        return out
+    ramp = max(1, round(DUCK_RAMP_SECONDS * sample_rate))
+    duck = np.full(length, DUCK_GAIN, dtype=np.float32)
+    duck[-ramp:] = np.linspace(DUCK_GAIN, 1.0, ramp, dtype=np.float32)
+    starts = [0] + ([out.shape[0] - length] if options.at_end and out.shape[0] >= 2 * length else [])
+    for start, gain in zip(starts, (duck, duck[::-1]), strict=False):
+        section = out[start : start + length]
+        section *= gain[:, None]
+        section += mono[:, None]
+        np.clip(section, -1.0, 1.0, out=section)
+    return out
 
 
 @dataclass(frozen=True)

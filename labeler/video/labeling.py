@@ -10,6 +10,7 @@ from typing import Any
 import av
 
 from labeler.errors import InvalidOption, KeyMissing, UnsupportedFormat
+from labeler.explicit.audio_prompt import PromptOptions
 from labeler.fileio import check_output, same_file
 from labeler.metadata.aigc import AigcLabel
 from labeler.provenance.c2pa import mime_for
@@ -19,6 +20,7 @@ from labeler.settings import LabelOptions
 from labeler.sniffing import is_video_head
 from labeler.store.registry import LabelRecord, Registry
 from labeler.video.containers import sniff_video
+from labeler.video.soundtrack import prepare_soundtrack
 from labeler.video.transcode import ProgressCallback, VideoLabelSettings, label_video_file
 from labeler.watermark import WatermarkKey, derive_watermark_id
 
@@ -76,9 +78,11 @@ def label_video_path(
         label_seconds=label_seconds, label_whole=label_whole, crf=crf, bitrate=bitrate,
         strength=options.watermark_strength,
     )
+    prompt = PromptOptions.parse(options.audio_prompt, options.audio_prompt_end) if options.visible else None
+    soundtrack = prepare_soundtrack(source, settings.watermark_id, settings.key, prompt, options.watermark_strength)
     signing = options.c2pa is not None or (label_signer is not None and options.metadata)
     if not signing:
-        result = label_video_file(source, destination, settings, progress=progress)
+        result = label_video_file(source, destination, settings, soundtrack=soundtrack, progress=progress)
         provenance = VideoProvenance(aigc if options.metadata else None, None, None)
     else:  # label into a temporary file, then sign (labeler/provenance/video_steps.py)
         with open(source, "rb") as handle:
@@ -89,7 +93,7 @@ def label_video_path(
             mime_for(kind.name)  # before the transcode: UnsupportedFormat for containers c2pa cannot sign
         labeled = temp_beside(destination, destination.suffix or kind.suffix)
         try:
-            result = label_video_file(source, labeled, settings, progress=progress)
+            result = label_video_file(source, labeled, settings, soundtrack=soundtrack, progress=progress)
         except BaseException:
             labeled.unlink(missing_ok=True)
             raise
@@ -99,6 +103,8 @@ def label_video_path(
         "format": result.container, "video_codec": result.video_codec, "encoder": result.encoder,
         "width": result.width, "height": result.height, "frames": result.frames,
         "duration_seconds": result.duration_seconds, "audio": result.audio,
+        "soundtrack": {"prompt": soundtrack.prompt, "watermarked": soundtrack.watermark_id is not None,
+                       "sample_rate": soundtrack.sample_rate} if soundtrack is not None else None,
         "aigc": provenance.aigc.to_dict() if provenance.aigc is not None else None,
         "label_key_id": label_signer.key_id if (label_signer is not None and provenance.aigc is not None) else None,
         "c2pa": provenance.c2pa,

@@ -35,6 +35,7 @@ from labeler.errors import CorruptMedia, InvalidOption, OutputNotWritable, Unsup
 from labeler.explicit.video_overlay import YuvSprite, blend_yuv420, render_sprite
 from labeler.settings import VisibleLabelOptions
 from labeler.video.containers import VideoContainer, sniff_video
+from labeler.video.soundtrack import frame_pcm
 from labeler.watermark.keys import WatermarkKey
 from labeler.watermark.video import FrameMarker, FrameSample, VideoDetection, detect_frames
 
@@ -258,13 +259,7 @@ def _transcode(
 
 
 def _process_audio(frame: av.AudioFrame, soundtrack: SoundtrackProcessor) -> av.AudioFrame:
-    pcm = frame.to_ndarray()
-    planar = frame.format.is_planar
-    data = pcm.T if planar else pcm.reshape(-1, len(frame.layout.channels))
-    floats = data.astype(np.float32)
-    if frame.format.name.startswith("s16"):
-        floats /= 32768.0
-    processed = np.asarray(soundtrack(floats, frame.sample_rate), dtype=np.float32)
+    processed = np.asarray(soundtrack(frame_pcm(frame), frame.sample_rate), dtype=np.float32)
     out = av.AudioFrame.from_ndarray(np.ascontiguousarray(processed.T), format="fltp", layout=frame.layout.name)
     out.sample_rate = frame.sample_rate
     out.pts = frame.pts

@@ -7,6 +7,7 @@ import pytest
 
 from labeler.errors import InvalidOption
 from labeler.explicit.audio_prompt import (
+    DUCK_GAIN,
     GAP_SECONDS,
     LEAD_SECONDS,
     UNIT_SECONDS,
@@ -15,6 +16,7 @@ from labeler.explicit.audio_prompt import (
     detect_prompt,
     morse_envelope,
     morse_prompt,
+    overlay_prompt,
     programme_rms,
 )
 from tests.audio.audio_helpers import codec_roundtrip, music_like
@@ -90,3 +92,24 @@ def test_prompt_options() -> None:
         PromptOptions("voice")
     programme = music_like(1.0, SR)
     assert add_prompt(programme, SR, PromptOptions("none")) is programme
+
+
+def test_overlay_keeps_the_length_ducks_the_programme_and_is_detected() -> None:
+    music = music_like(8.0, SR)
+    laid = overlay_prompt(music, SR, PromptOptions("morse", at_end=True))
+    assert laid.shape == music.shape and laid.dtype == np.float32
+    assert not detect_prompt(music, SR).present
+    found = detect_prompt(laid, SR)
+    assert found.present_at_start and found.present_at_end
+    span = morse_prompt(SR, 0.1).shape[0]
+    # the programme is untouched between the two prompts, ducked under them
+    np.testing.assert_array_equal(laid[span : -span], music[span : -span])
+    lead = int(LEAD_SECONDS * SR)
+    np.testing.assert_allclose(laid[: lead // 2], music[: lead // 2] * DUCK_GAIN, atol=1e-6)
+    assert music is not laid and not np.shares_memory(music, laid)
+
+
+def test_overlay_leaves_a_programme_too_short_for_the_prompt_alone() -> None:
+    short = music_like(0.5, SR)
+    np.testing.assert_array_equal(overlay_prompt(short, SR, PromptOptions()), short)
+    np.testing.assert_array_equal(overlay_prompt(short, SR, PromptOptions("none")), short)

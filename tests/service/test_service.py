@@ -355,9 +355,16 @@ def test_prometheus_metrics(start: Callable[..., ServerThread]) -> None:
         client.label(image_bytes("jpeg", 300, 400), CONFIG)
         with pytest.raises(errors.CorruptMedia):
             client.verify(image_bytes("jpeg")[:500])
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    # the server counts a call after its status reached the client: poll briefly for the last one
+    failed_verify = 'labeler_requests_total{code="INVALID_ARGUMENT",method="Verify"} 1.0'
+    deadline = time.monotonic() + 10
+    while True:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        if failed_verify in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert 'labeler_requests_total{code="OK",method="Label"} 1.0' in text
-    assert 'labeler_requests_total{code="INVALID_ARGUMENT",method="Verify"} 1.0' in text
+    assert failed_verify in text
     assert "labeler_request_seconds_bucket" in text
 
 

@@ -11,8 +11,10 @@ import numpy as np
 
 def make_clip(
     path: Path, codec: str = "libx264", frames: int = 50, width: int = 384, height: int = 256,
-    audio: str | None = "aac", fmt: str | None = None,
+    audio: str | None = "aac", fmt: str | None = None, music: bool = False,
 ) -> Path:
+    """A textured pan; ``audio`` names the soundtrack's encoder: a 440 Hz tone, or with ``music`` plucked
+    notes over a noise bed (content in the audio watermark's bands)."""
     out = av.open(str(path), "w", format=fmt)
     video = out.add_stream(codec, rate=25)
     video.width, video.height, video.pix_fmt = width, height, "yuv420p"
@@ -33,10 +35,21 @@ def make_clip(
         step = 960
         for start in range(0, int(frames / 25 * 48000), step):
             t = (np.arange(step) + start) / 48000
-            pcm = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+            pcm = (0.1 * np.sin(2 * np.pi * 440 * t)).astype(np.float32) if not music else _music(start, step)
             chunk = av.AudioFrame.from_ndarray(np.stack([pcm, pcm]), format="fltp", layout="stereo")
             chunk.sample_rate, chunk.pts = 48000, start
             out.mux(sound.encode(chunk))
         out.mux(sound.encode(None))
     out.close()
     return path
+
+
+def _music(start: int, count: int, rate: int = 48000) -> np.ndarray:
+    """Samples ``start`` .. ``start + count`` of a deterministic tune: a new harmonic note every 0.4 s."""
+    t = (np.arange(count) + start) / rate
+    note = (np.arange(count) + start) // int(0.4 * rate)
+    f0 = 110.0 * 2 ** (((note * 7) % 24) / 12)
+    since = t - note * 0.4
+    tone = sum(np.sin(2 * np.pi * f0 * k * t) * (0.08 / k) for k in range(1, 10))
+    noise = np.random.default_rng(start).standard_normal(count) * 0.01
+    return (tone * np.exp(-3.0 * since) + noise).astype(np.float32)

@@ -1,0 +1,101 @@
+"""A video's soundtrack: prompt laid over its opening, audio watermark, both found by verify, and the
+audio mark alone enough for a confirmed verdict when the picture lost its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import av
+import numpy as np
+import pytest
+
+from labeler.settings import LabelOptions
+from labeler.store.registry import Registry
+from labeler.video.labeling import label_video_path, video_record
+from labeler.video.soundtrack import LabeledSoundtrack, decode_soundtrack
+from labeler.video.verifying import verify_video_file
+from labeler.watermark.keys import WatermarkKey
+from tests.video.clips import make_clip
+
+KEY = WatermarkKey(b"video-test-key-0123456789abcdef")
+
+
+class Labeled(NamedTuple):
+    source: Path
+    output: Path
+    info: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def labeled(tmp_path_factory: pytest.TempPathFactory) -> Labeled:
+    folder = tmp_path_factory.mktemp("soundtrack")
+    source = make_clip(folder / "in.mp4", frames=250, music=True)
+    output = folder / "out.mp4"
+    return Labeled(source, output, label_video_path(source, output, KEY, LabelOptions(producer="test"), force=True))
+
+
+def test_the_soundtrack_is_labeled_and_stays_in_sync(labeled: Labeled) -> None:
+    info = labeled.info
+    assert info["audio"] == "reencoded" and info["soundtrack"]["prompt"] and info["soundtrack"]["watermarked"]
+    before = decode_soundtrack(labeled.source)
+    after = decode_soundtrack(labeled.output)
+    assert before is not None and after is not None
+    # same rate and (within one AAC priming frame) the same length: the prompt was laid over, not inserted
+    assert before[1] == after[1] == 48000
+    assert abs(before[0].shape[0] - after[0].shape[0]) <= 2048
+
+
+def test_verify_finds_the_soundtrack_marks_and_none_on_the_original(labeled: Labeled) -> None:
+    report = verify_video_file(labeled.output, KEY, None)
+    sound = report["soundtrack"]
+    info = labeled.info
+    assert sound["prompt"]["at_start"] and sound["watermark"]["detected"]
+    assert sound["watermark"]["watermark_id"] == info["watermark_id"] == report["watermark"]["watermark_id"]
+    assert sound["watermark"]["false_positive_probability"] <= 1e-6
+    assert any("audio watermark" in line for line in report["evidence"])
+    original = verify_video_file(labeled.source, KEY, None)
+    assert original["verdict"] == "none"
+    assert not original["soundtrack"]["prompt"]["present"] and not original["soundtrack"]["watermark"]["detected"]
+
+
+def _remux(picture: Path, sound: Path, target: Path) -> Path:
+    """``picture``'s video stream with ``sound``'s audio stream, no container tags (stream copies)."""
+    with av.open(str(picture)) as vin, av.open(str(sound)) as ain, av.open(str(target), "w") as out:
+        video = out.add_stream_from_template(vin.streams.video[0])
+        audio = out.add_stream_from_template(ain.streams.audio[0])
+        for packet in vin.demux(vin.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = video
+                out.mux(packet)
+        for packet in ain.demux(ain.streams.audio[0]):
+            if packet.dts is not None:
+                packet.stream = audio
+                out.mux(packet)
+    return target
+
+
+def test_the_audio_mark_alone_confirms_through_the_registry(labeled: Labeled, tmp_path: Path) -> None:
+    # the unmarked picture of the original with the labeled soundtrack, tags gone
+    mixed = _remux(labeled.source, labeled.output, tmp_path / "mixed.mp4")
+    info = labeled.info
+    with Registry.open(tmp_path / "registry.sqlite3") as registry:
+        unrecorded = verify_video_file(mixed, KEY, registry)
+        assert not unrecorded["watermark"]["detected"] and not unrecorded["metadata"]["present"]
+        assert unrecorded["verdict"] == "suspected"
+        registry.record(video_record(info, labeled.source, labeled.output, KEY))
+        recorded = verify_video_file(mixed, KEY, registry)
+    assert recorded["verdict"] == "confirmed" and recorded["registry"][0]["produce_id"] == info["produce_id"]
+
+
+def test_a_chunk_from_another_stream_passes_through_untouched() -> None:
+    labeled = LabeledSoundtrack(np.ones((100, 2), np.float32), 48000, prompt=True, watermark_id=1)
+    chunk = np.zeros((60, 2), np.float32)
+    assert labeled(chunk, 48000) is not chunk and labeled(chunk, 48000) is chunk  # 60 + 60 > 100: past the end
+    assert LabeledSoundtrack(np.ones((100, 2), np.float32), 48000, True, 1)(chunk, 44100) is chunk
+
+
+def test_soundtracks_too_long_to_label_are_left_alone(labeled: Labeled) -> None:
+    assert decode_soundtrack(labeled.source, max_seconds=5.0) is None
+    decoded = decode_soundtrack(labeled.source)
+    assert decoded is not None and decoded[0].dtype == np.float32 and decoded[0].shape[1] == 2
