@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -226,6 +227,11 @@ def _transcode(
         sprites: dict[tuple[int, int], YuvSprite] = {}
         frames = 0
         streams = [vin, *inp.streams.audio]
+        # Frame N+1 is marked on a worker thread while frame N is in the encoder (PyAV releases the GIL
+        # in avcodec_send_frame, NumPy/OpenCV in their kernels): the mark costs CPU, not wall time, as
+        # long as x264 leaves a core idle. One worker, so the pattern and sprite caches see one thread.
+        marking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labeler-mark")
+        pending: Future[av.VideoFrame] | None = None
         try:
             for packet in inp.demux(streams):
                 if packet.stream.index in audio_map:
@@ -241,15 +247,25 @@ def _transcode(
                 for frame in packet.decode():
                     if not isinstance(frame, av.VideoFrame):
                         continue
-                    out.mux(vout.encode(_label_frame(frame, settings, marker, sprites)))
+                    marked = marking.submit(_label_frame, frame, settings, marker, sprites)
+                    if pending is not None:
+                        out.mux(vout.encode(pending.result()))
+                    pending = marked
                     frames += 1
                     if progress is not None and frame.time is not None:
                         progress(float(frame.time), duration)
+            if pending is not None:
+                out.mux(vout.encode(pending.result()))
+                pending = None
             out.mux(vout.encode(None))
             if audio_out is not None:
                 out.mux(audio_out.encode(None))
         except av.FFmpegError as exc:
             raise CorruptMedia(f"video decode/encode failed: {exc}") from None
+        finally:
+            if pending is not None:
+                pending.cancel()
+            marking.shutdown(wait=True)
         if frames == 0:
             raise CorruptMedia("the video stream has no decodable frames")
     return VideoLabelResult(

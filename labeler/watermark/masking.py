@@ -24,11 +24,19 @@ def perceptual_mask(luma: np.ndarray, window: int = 5, texture_boost: float = 1.
     ``texture_boost`` scales the gain where texture earns it but leaves the floor alone, so flat areas
     (where a pattern shows first) never get more than MASK_FLOOR.
     """
+    # In place where NumPy allows it: the same float32 operations in the same order as the plain
+    # expressions (bit-identical), without a dozen full-size temporaries per call (video calls it per frame).
     mean = cv2.blur(luma, (window, window), borderType=cv2.BORDER_REFLECT)
-    mean_sq = cv2.blur(luma * luma, (window, window), borderType=cv2.BORDER_REFLECT)
-    std = np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
+    mean_sq = cv2.blur(cv2.multiply(luma, luma), (window, window), borderType=cv2.BORDER_REFLECT)
+    variance = np.subtract(mean_sq, np.multiply(mean, mean), out=mean_sq)
+    np.maximum(variance, np.float32(0.0), out=variance)
+    std = np.sqrt(variance, out=variance)
     # Smooth the map so the gain itself carries no visible edges.
-    gain = np.clip(std * (texture_boost / ACTIVITY_REFERENCE), MASK_FLOOR, MASK_CEILING * texture_boost)
+    gain = np.multiply(std, np.float32(texture_boost / ACTIVITY_REFERENCE), out=std)
+    np.clip(gain, np.float32(MASK_FLOOR), np.float32(MASK_CEILING * texture_boost), out=gain)
     gain = cv2.GaussianBlur(gain, (0, 0), window / 2.0, borderType=cv2.BORDER_REFLECT)
-    headroom = np.clip(np.minimum(mean, 255.0 - mean) * (1.0 / SATURATION_MARGIN), 0.0, 1.0)
-    return (gain * headroom).astype(np.float32)
+    headroom = np.subtract(np.float32(255.0), mean)
+    np.minimum(mean, headroom, out=headroom)
+    np.multiply(headroom, np.float32(1.0 / SATURATION_MARGIN), out=headroom)
+    np.clip(headroom, np.float32(0.0), np.float32(1.0), out=headroom)
+    return np.multiply(gain, headroom, out=gain)
