@@ -152,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--verify-seconds", type=float, default=60.0)
+    parser.add_argument("--unmarked", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run every attack on the unmarked windows and count claims")
     parser.add_argument("--strength", type=float, default=1.0, help="watermark strength (1 = the image mark's)")
     parser.add_argument("--heights", default="720,1080", help="clip heights; robustness runs on 1080 only")
     args = parser.parse_args(argv)
@@ -160,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     photos = load_corpus()[: args.photos]
     report: dict[str, object] = {"cpu_note": "2 shared cores; other jobs were running"}
     quality, speed, robust = [], [], {name: [0, 0] for name in ATTACKS}
+    # The same windows of the *unmarked* source through the same attacks: every claim there is a false positive.
+    unmarked_claims = {name: [0, 0] for name in ATTACKS}
     for index, photo in enumerate(photos):
         for height in [int(h) for h in args.heights.split(",")]:
             src = make_clip(photo.rgb, work / f"{photo.name}-{height}.mp4", height, args.seconds)
@@ -181,6 +185,7 @@ def main(argv: list[str] | None = None) -> int:
             if height != 1080:
                 continue
             marked = list(luma_frames(work / "marked.mp4"))
+            unmarked = list(luma_frames(src))
             starts = [0.0, 1.5, max(0.0, args.seconds - 2.0)]
             for name, attack in ATTACKS.items():
                 for start in starts:
@@ -190,6 +195,11 @@ def main(argv: list[str] | None = None) -> int:
                     found = detect_frames(attack(window, work / "attack.mkv"), KEY)
                     robust[name][0] += int(found.watermark_id == index + 1)
                     robust[name][1] += 1
+                    if args.unmarked:
+                        clean = unmarked[int(start * FPS) : int(start * FPS) + 2 * FPS]
+                        claim = detect_frames(attack(clean, work / "attack.mkv"), KEY)
+                        unmarked_claims[name][0] += int(claim.detected)
+                        unmarked_claims[name][1] += 1
             print(f"{photo.name}: done", flush=True)
     marker = FrameMarker(1, KEY, args.strength)
     luma = next(luma_frames(work / f"{photos[0].name}-1080.mp4"))
@@ -209,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     report.update(quality=quality, speed=speed,
                   robustness={k: {"recovered": v[0], "trials": v[1], "rate": v[0] / max(1, v[1])}
                               for k, v in robust.items()},
+                  unmarked_claims={k: {"claims": v[0], "trials": v[1]} for k, v in unmarked_claims.items()},
                   watermark_stage_fps_1080p=stage_fps,
                   verify={"seconds_of_video": args.verify_seconds, "verify_s": verify_s,
                           "detected": verified}, strength=args.strength)
@@ -218,9 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'clip':28} {'plain fps':>10} {'label fps':>10} {'ratio':>6}")
     for s in speed:
         print(f"{s['clip']:28} {s['plain_fps']:10.1f} {s['label_fps']:10.1f} {s['ratio']:6.2f}")
-    print(f"{'attack (2-s clips)':32} {'recovered':>10}")
+    print(f"{'attack (2-s clips)':32} {'recovered':>10} {'unmarked claims':>16}")
     for k, v in robust.items():
-        print(f"{k:32} {v[0]:4d}/{v[1]:<4d}")
+        claims = unmarked_claims[k]
+        print(f"{k:32} {v[0]:4d}/{v[1]:<4d}  {claims[0]:6d}/{claims[1]:<4d}")
     print(f"watermark stage alone, 1080p: {stage_fps:.0f} fps")
     if args.verify_seconds > 0:
         print(f"verify {args.verify_seconds:.0f}-s 1080p clip: {verify_s:.2f} s (detected={verified})")

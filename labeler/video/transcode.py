@@ -12,8 +12,8 @@ back by FFmpeg's demuxers as the container-level ``AIGC`` metadata entry.
 
 Soundtrack hook. Audio streams are stream-copied unless a :data:`SoundtrackProcessor` is passed:
 then the first audio stream is decoded to float32 PCM (frames x channels), passed through the
-processor chunk by chunk, and re-encoded with the input's codec. Wire the audio watermark and the
-audible prompt there (see docs/video.md).
+processor chunk by chunk, and re-encoded with the input's codec. ``labeler.video.soundtrack`` builds the
+processor that carries the audio watermark and the audible prompt (see docs/video.md).
 """
 
 from __future__ import annotations
