@@ -400,9 +400,10 @@ def embed_luma_plane(luma: np.ndarray, pattern: np.ndarray, strength: float = 1.
     work = working_luma(luma)
     if work.shape != pattern.shape:
         raise ValueError(f"pattern {pattern.shape} was made for another resolution than {work.shape}")
-    mask = perceptual_mask(work, texture_boost=small_picture_boost(height, width))
-    delta_work = (np.float32(BASE_AMPLITUDE) * mask) * pattern
-    rms = float(np.sqrt(np.mean(np.square(delta_work))))
+    delta_work = perceptual_mask(work, texture_boost=small_picture_boost(height, width))
+    delta_work *= np.float32(BASE_AMPLITUDE)  # in place: this runs once per video frame
+    delta_work *= pattern
+    rms = float(cv2.norm(delta_work, cv2.NORM_L2)) / math.sqrt(delta_work.size)
     gain = strength * min(1.0, _MAX_RMS / rms) if rms > 0 else strength
     delta_work *= np.float32(gain)
     return add_upsampled_delta(luma, delta_work)
