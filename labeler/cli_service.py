@@ -155,6 +155,11 @@ def cmd_propagate(args: argparse.Namespace, out: TextIO) -> int:
     from labeler.fileio import check_output, read_input, write_output
 
     check_output(args.output, args.force)
+    if not args.server:
+        from labeler.video.labeling import is_video_file
+
+        if is_video_file(args.input):
+            return _propagate_video_locally(args, out)
     data = read_input(args.input, _DEFAULT_LIMITS)
     if args.server:
         from labeler.v1 import labeler_pb2 as pb
@@ -183,6 +188,31 @@ def cmd_propagate(args: argparse.Namespace, out: TextIO) -> int:
         output, verdict, label_text = outcome.data, outcome.verdict.value, outcome.label_text or ""
         reason, aigc = outcome.report.reason, (outcome.aigc.to_json() if outcome.aigc else "")
     write_output(args.output, output, args.force)
+    _print_propagation(args, out, verdict, reason, label_text, aigc)
+    return 0
+
+
+def _propagate_video_locally(args: argparse.Namespace, out: TextIO) -> int:
+    """A video is verified and re-encoded from its path, streamed (never read whole)."""
+    from labeler.cli import _registry
+    from labeler.keyfile import resolve_key
+    from labeler.propagate import PropagateOptions
+    from labeler.video.propagating import propagate_video_file
+
+    key = None
+    with contextlib.suppress(KeyMissing):
+        key = resolve_key(args.key_file)
+    options = PropagateOptions(args.propagator, args.propagate_id, args.declared,
+                               VisibleLabelOptions(position=Corner.parse(args.position)))
+    with _registry(args) as registry:
+        outcome = propagate_video_file(args.input, args.output, key, registry, options, force=args.force)
+    _print_propagation(args, out, outcome.verdict.value, outcome.report["reason"], outcome.label_text or "",
+                       outcome.aigc.to_json() if outcome.aigc else "")
+    return 0
+
+
+def _print_propagation(args: argparse.Namespace, out: TextIO, verdict: str, reason: str, label_text: str,
+                       aigc: str) -> None:
     if args.json:
         out.write(json.dumps({"input": str(args.input), "output": str(args.output), "verdict": verdict,
                               "reason": reason, "label_text": label_text or None,
@@ -192,7 +222,6 @@ def cmd_propagate(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"{args.input} -> {args.output}: {verdict.upper()} ({reason}); {drawn}\n")
         if aigc:
             out.write(f"  metadata   {aigc}\n")
-    return 0
 
 
 def cmd_serve(args: argparse.Namespace, err: TextIO) -> int:

@@ -180,7 +180,7 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         try:
             await call.admit()
             admitted = True
-            upload = await self._receive(call, requests, video=method == "Label")
+            upload = await self._receive(call, requests, video=True)
             result, media = await process(call, upload)
             yield response_type(result=result)
             size = self.settings.response_chunk_bytes
@@ -195,6 +195,15 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         finally:
             call.finish(admitted)
 
+    def _output_file(self, call: _Call) -> Path:
+        """A temp file for a video call's output, named here in the event loop, not in the worker, so a
+        cancelled call still removes it (after the worker ends)."""
+        handle, name = tempfile.mkstemp(prefix="labeler-output-", dir=self.settings.spool_dir)
+        os.close(handle)
+        output = Path(name)
+        call.cleanups.append(lambda: output.unlink(missing_ok=True))
+        return output
+
     def _label_video(self, path: Path, output: Path, options: LabelOptions) -> dict[str, Any] | None:
         """Worker side of a video Label: None when the file holds no video after all (an MP4 of sound)."""
         from labeler.video.labeling import is_video_file, label_video_upload
@@ -208,11 +217,7 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         config: pb.LabelConfig = upload.config
         options = label_options(config)
         if upload.path is not None:
-            # Named here, not in the worker, so a cancelled call still removes it (after the worker ends).
-            handle, name = tempfile.mkstemp(prefix="labeler-output-", dir=self.settings.spool_dir)
-            os.close(handle)
-            output = Path(name)
-            call.cleanups.append(lambda: output.unlink(missing_ok=True))
+            output = self._output_file(call)
             info = await call.work(self._label_video, upload.path, output, options)
             if info is not None:
                 return pb.LabelResult(
@@ -234,15 +239,37 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         )
         return message, result.data
 
-    async def _propagate(self, call: _Call, upload: Upload) -> tuple[pb.PropagateResult, bytes]:
+    def _propagate_video(self, path: Path, output: Path, options: PropagateOptions) -> Any:
+        """Worker side of a video Propagate: None when the file holds no video after all."""
+        from labeler.video.labeling import is_video_file
+        from labeler.video.propagating import propagate_video_file
+
+        if not is_video_file(path):
+            return None
+        return propagate_video_file(path, output, self.verifier.key, self.verifier.registry, options,
+                                    self.verifier.trust, force=True)
+
+    async def _propagate(self, call: _Call, upload: Upload) -> tuple[pb.PropagateResult, bytes | Path]:
         config: pb.PropagateConfig = upload.config
-        data = upload.read()
         options = PropagateOptions(
             content_propagator=config.content_propagator,
             propagate_id=config.propagate_id or None,
             user_declared=config.user_declared,
             visible_label=VisibleLabelOptions(position=_corner(config.position)),
         )
+        if upload.path is not None:
+            output = self._output_file(call)
+            video = await call.work(self._propagate_video, upload.path, output, options)
+            if video is not None:
+                self.metrics.verdicts.labels(video.verdict.value).inc()
+                return pb.PropagateResult(
+                    verdict=_VERDICTS[video.verdict], reason=video.report["reason"],
+                    label_text=video.label_text or "", media_changed=video.media_changed,
+                    aigc_json=video.aigc.to_json() if video.aigc else "",
+                    report_json=json.dumps(video.report, ensure_ascii=False, default=str),
+                    output_bytes=video.output_bytes, output_sha256=video.output_sha256,
+                ), output
+        data = upload.read()
         outcome = await call.work(propagate_bytes, data, self.verifier, options)
         self.metrics.verdicts.labels(outcome.verdict.value).inc()
         message = pb.PropagateResult(
@@ -250,6 +277,7 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
             label_text=outcome.label_text or "", media_changed=outcome.media_changed,
             aigc_json=outcome.aigc.to_json() if outcome.aigc else "",
             report_json=json.dumps(outcome.report.to_dict(), ensure_ascii=False, default=str),
+            output_bytes=len(outcome.data), output_sha256=outcome.output_sha256,
         )
         return message, outcome.data
 

@@ -170,20 +170,24 @@ class PropagateRequest(_message.Message):
     def __init__(self, config: _Optional[_Union[PropagateConfig, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class PropagateResult(_message.Message):
-    __slots__ = ("verdict", "reason", "label_text", "media_changed", "aigc_json", "report_json")
+    __slots__ = ("verdict", "reason", "label_text", "media_changed", "aigc_json", "report_json", "output_bytes", "output_sha256")
     VERDICT_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     LABEL_TEXT_FIELD_NUMBER: _ClassVar[int]
     MEDIA_CHANGED_FIELD_NUMBER: _ClassVar[int]
     AIGC_JSON_FIELD_NUMBER: _ClassVar[int]
     REPORT_JSON_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_BYTES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_SHA256_FIELD_NUMBER: _ClassVar[int]
     verdict: Verdict
     reason: str
     label_text: str
     media_changed: bool
     aigc_json: str
     report_json: str
-    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., reason: _Optional[str] = ..., label_text: _Optional[str] = ..., media_changed: _Optional[bool] = ..., aigc_json: _Optional[str] = ..., report_json: _Optional[str] = ...) -> None: ...
+    output_bytes: int
+    output_sha256: str
+    def __init__(self, verdict: _Optional[_Union[Verdict, str]] = ..., reason: _Optional[str] = ..., label_text: _Optional[str] = ..., media_changed: _Optional[bool] = ..., aigc_json: _Optional[str] = ..., report_json: _Optional[str] = ..., output_bytes: _Optional[int] = ..., output_sha256: _Optional[str] = ...) -> None: ...
 
 class PropagateResponse(_message.Message):
     __slots__ = ("result", "chunk")

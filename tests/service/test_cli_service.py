@@ -97,6 +97,21 @@ def test_propagate_through_the_server(server: str, make_image: Callable[..., Pat
     assert info["aigc"]["ContentPropagator"] == "PLATFORM" and info["aigc"]["Label"] == "2"
 
 
+def test_local_propagate_of_a_video(key_file: Path, registry_path: Path, tmp_path: Path) -> None:
+    from tests.video.clips import make_clip
+
+    src = make_clip(tmp_path / "clip.mp4", frames=50)
+    out = tmp_path / "propagated.mp4"
+    opts = ["--key-file", str(key_file), "--registry", str(registry_path)]
+    code, stdout, stderr = run("propagate", src, out, "--propagator", "P", "--declared", "--json", *opts)
+    assert code == 0, stderr
+    info = json.loads(stdout)
+    assert info["verdict"] == "possible" and info["label_text"] == "可能为AI生成"
+    assert info["aigc"]["ContentPropagator"] == "P" and out.read_bytes()[4:8] == b"ftyp"
+    verified = json.loads(run("verify", out, *opts, "--json")[1])["results"][0]
+    assert verified["metadata"]["fields"]["Label"] == "2"
+
+
 def test_local_propagate_and_hash_token(
     make_image: Callable[..., Path], key_file: Path, registry_path: Path, tmp_path: Path
 ) -> None:

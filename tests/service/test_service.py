@@ -4,6 +4,7 @@ back-pressure, disconnects, concurrency, shutdown, health, reflection and metric
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import json
 import os
@@ -431,6 +432,33 @@ def test_video_is_labeled_and_verified_from_disk(start: Callable[..., ServerThre
         assert caught.value.code == "CORRUPT_MEDIA"
     # Uploads and labeled outputs are removed when each call ends (an aborted call's status reaches the
     # client just before the server's clean-up runs, hence the short wait).
+    deadline = time.monotonic() + 10
+    while list(spool.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(spool.iterdir()) == []
+
+
+def test_a_video_is_propagated_from_disk(start: Callable[..., ServerThread], tmp_path: Path) -> None:
+    from tests.video.clips import make_clip
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    server = start(spool_dir=spool)
+    clip = make_clip(tmp_path / "clip.mp4", frames=50).read_bytes()
+    platform = pb.PropagateConfig(content_propagator="PLATFORM-V", propagate_id="up-9")
+    with LabelerClient(server.target, chunk_bytes=64 * 1024) as client:
+        labeled = client.label(clip, CONFIG).data
+        confirmed = client.propagate(labeled, platform)
+        nothing = client.propagate(clip, platform)
+        again = client.verify(confirmed.data, filename="propagated.mp4")
+    assert confirmed.result.verdict == pb.VERDICT_CONFIRMED and confirmed.result.label_text == "AI生成"
+    assert confirmed.result.media_changed and confirmed.data[4:8] == b"ftyp"
+    assert len(confirmed.data) == confirmed.result.output_bytes
+    assert hashlib.sha256(confirmed.data).hexdigest() == confirmed.result.output_sha256
+    aigc = json.loads(confirmed.result.aigc_json)
+    assert aigc["ContentProducer"] == CONFIG.content_producer and aigc["ContentPropagator"] == "PLATFORM-V"
+    assert json.loads(again.aigc_json)["PropagateID"] == "up-9" and again.verdict == pb.VERDICT_CONFIRMED
+    assert nothing.result.verdict == pb.VERDICT_NONE and not nothing.result.media_changed and nothing.data == clip
     deadline = time.monotonic() + 10
     while list(spool.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
