@@ -10,6 +10,10 @@ calls for. Shared by `labeler propagate` and the gRPC Propagate method.
 
 The producer's fields (ContentProducer, ProduceID, ReservedCode1) are kept as found; when there was no
 implicit label they are left empty, because the platform is not the producer.
+
+Audio has no text to draw: the explicit label is the rhythm prompt (Morse "AI"), inserted at the start
+unless the upload already opens with it; the verdict's wording travels in the Label value (1/2/3) and
+the report. Video goes through ``labeler.video.propagating`` (streamed from a path).
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ import uuid
 from dataclasses import dataclass, field, replace
 
 from labeler import formats
+from labeler.audio.codec import AudioContainer, decode_audio, encode_audio, sniff_audio
+from labeler.audio.pipeline import read_audio_aigc
 from labeler.errors import InvalidOption
+from labeler.explicit.audio_prompt import PromptOptions, add_prompt
 from labeler.explicit.text_label import PlacedLabel, draw_visible_label
 from labeler.metadata.aigc import AigcLabel
 from labeler.metadata.reader import read_aigc
@@ -72,15 +79,35 @@ def propagate_bytes(data: bytes, verifier: Verifier, options: PropagateOptions) 
     if wanted is None:
         return PropagateResult(data, report, None, None, None, False, hashlib.sha256(data).hexdigest())
     text, label_value = wanted
+    container = sniff_audio(data)
+    if container is not None:
+        return _propagate_audio(data, container, verifier, options, report, text, label_value)
     handler = formats.sniff(data)
     image = handler.decode(data, verifier.limits)
     reading = read_aigc(data, handler)
-    found = reading.parsed.label if reading is not None else None
-    base = found if found is not None else AigcLabel(label=label_value, content_producer="", produce_id="")
-    if found is not None and report.verdict is not Verdict.CONFIRMED:
-        base = replace(base, label=label_value)  # a broken or foreign label only earns "suspected"
-    aigc = base.with_propagator(options.content_propagator, options.propagate_id or uuid.uuid4().hex)
+    aigc = label_for(reading.parsed.label if reading is not None else None, report.verdict, label_value, options)
     image.pixels, placed = draw_visible_label(image.pixels, replace(options.visible_label, text=text))
     output = handler.encode(image, merge_aigc_into_xmp(image.metadata.xmp, aigc))
     return PropagateResult(output, report, text, placed, aigc, True, hashlib.sha256(output).hexdigest())
 
+
+
+def label_for(found: AigcLabel | None, verdict: Verdict, label_value: str, options: PropagateOptions) -> AigcLabel:
+    """The AIGC label a platform writes: the producer's as found (or an empty one) plus its own fields."""
+    base = found if found is not None else AigcLabel(label=label_value, content_producer="", produce_id="")
+    if found is not None and verdict is not Verdict.CONFIRMED:
+        base = replace(base, label=label_value)  # a broken or foreign label only earns its verdict's value
+    return base.with_propagator(options.content_propagator, options.propagate_id or uuid.uuid4().hex)
+
+
+def _propagate_audio(
+    data: bytes, container: AudioContainer, verifier: Verifier, options: PropagateOptions, report: VerifyReport,
+    text: str, label_value: str,
+) -> PropagateResult:
+    decoded = decode_audio(data, verifier.limits, container)
+    reading = read_audio_aigc(data, container)
+    aigc = label_for(reading.parsed.label if reading is not None else None, report.verdict, label_value, options)
+    prompt = (report.audio or {}).get("prompt") or {}
+    pcm = decoded.pcm if prompt.get("at_start") else add_prompt(decoded.pcm, decoded.sample_rate, PromptOptions())
+    output = encode_audio(decoded, pcm, aigc.to_json())
+    return PropagateResult(output, report, text, None, aigc, True, hashlib.sha256(output).hexdigest())

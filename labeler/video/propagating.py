@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import tempfile
-import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from labeler.errors import InvalidOption, OutputNotWritable
 from labeler.fileio import check_output, same_file
 from labeler.metadata.aigc import AigcLabel, parse_aigc_json
-from labeler.propagate import VERDICT_LABELS, PropagateOptions
+from labeler.propagate import VERDICT_LABELS, PropagateOptions, label_for
 from labeler.settings import TrustSettings
 from labeler.store.registry import Registry
 from labeler.verify import Verdict
@@ -59,10 +58,7 @@ def propagate_video_file(
     text, label_value = wanted
     raw = read_aigc(source)
     found = parse_aigc_json(json.dumps(raw, ensure_ascii=False)).label if raw is not None else None
-    base = found if found is not None else AigcLabel(label=label_value, content_producer="", produce_id="")
-    if found is not None and verdict is not Verdict.CONFIRMED:
-        base = replace(base, label=label_value)  # a broken or foreign label only earns its verdict's value
-    aigc = base.with_propagator(options.content_propagator, options.propagate_id or uuid.uuid4().hex)
+    aigc = label_for(found, verdict, label_value, options)
     settings = VideoLabelSettings(watermark_id=None, key=None, aigc_json=aigc.to_json(),
                                   label=replace(options.visible_label, text=text))
     label_video_file(source, destination, settings)
