@@ -102,8 +102,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             all_ok &= media_ok
     _print_table(rows)
     print(f"\nlabeled files in {out / 'labeled'}; 'travelled' copies in {out / 'travelled'}: images with metadata "
-          "stripped, 0.75x, JPEG 75; audio as MP3 128 kbit/s without tags; video re-encoded (H.264 CRF 28) "
-          "without tags")
+          "stripped, 0.75x, JPEG 75; audio as MP3 128 kbit/s without tags; video re-encoded (H.264 CRF 28, AAC 96 "
+          "kbit/s) without tags")
     print("all verdicts as expected" if all_ok else "SOME VERDICTS WERE NOT AS EXPECTED")
     return 0 if all_ok else 1
 

@@ -1,7 +1,9 @@
 """The audio and video part of ``make demo``: samples synthesised on the spot (deterministic, so nothing
 large is bundled), labeled, verified, then verified again after the trip a platform gives them (audio:
 MP3 at 128 kbit/s with the tags dropped; video: an H.264 re-encode at a lower quality with the tags
-dropped), where only the watermark and the registry record are left to find."""
+dropped), where only the watermark and the registry record are left to find. The video has a music
+soundtrack, so it also gets the prompt and the audio watermark; "+audio" in the table means the
+soundtrack's watermark was decoded too."""
 
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from labeler.settings import LabelOptions
 from labeler.store.registry import Registry
 from labeler.verify import Verifier
 from labeler.video.labeling import label_video_path, video_record
+from labeler.video.soundtrack import frame_pcm
 from labeler.video.verifying import verify_video_file
 from labeler.watermark import WatermarkKey
 
@@ -47,12 +50,7 @@ def encode_audio(pcm: np.ndarray, muxer: str, codec: str, bit_rate: int | None =
         stream: Any = sink.add_stream(codec, rate=SAMPLE_RATE, layout="stereo")
         if bit_rate:
             stream.bit_rate = bit_rate
-        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="stereo", rate=SAMPLE_RATE)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm.T), format="fltp", layout="stereo")
-        frame.sample_rate = SAMPLE_RATE
-        for converted in [*resampler.resample(frame), *resampler.resample(None)]:
-            sink.mux(stream.encode(converted))
-        sink.mux(stream.encode(None))
+        _encode_pcm(sink, stream, pcm)
     return buffer.getvalue()
 
 
@@ -63,19 +61,23 @@ def decode_pcm(data: bytes) -> np.ndarray:
     return np.concatenate(planes, axis=1).T.astype(np.float32)
 
 
-def write_video(path: Path, frames: int = 100, width: int = 640, height: int = 360, crf: int = 18,
+def write_video(path: Path, frames: int = 250, width: int = 640, height: int = 360, crf: int = 18,
                 source: Path | None = None) -> Path:
-    """A textured pan (or ``source`` re-encoded at ``crf`` without its tags), H.264 in MP4."""
+    """A textured pan with a music soundtrack (AAC), or ``source`` re-encoded without its tags: the
+    picture at ``crf``, the soundtrack as AAC at 96 kbit/s."""
     with av.open(str(path), "w", format="mp4") as sink:
         stream: Any = sink.add_stream("libx264", rate=25, options={"crf": str(crf), "preset": "fast"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        sound: Any = sink.add_stream("aac", rate=SAMPLE_RATE, layout="stereo")
+        sound.bit_rate = 96_000 if source is not None else 160_000
         if source is not None:
-            with av.open(str(source)) as inp:
+            with av.open(str(source), "r") as inp:
                 for index, frame in enumerate(inp.decode(video=0)):
-                    image = frame.to_ndarray(format="rgb24")
-                    out = av.VideoFrame.from_ndarray(image, format="rgb24")
+                    out = av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
                     out.pts = index
                     sink.mux(stream.encode(out))
+            with av.open(str(source), "r") as inp:
+                pcm = np.concatenate([frame_pcm(f) for f in inp.decode(audio=0)])
         else:
             rng = np.random.default_rng(5)
             noise = rng.integers(0, 255, (height // 6, (width + 2 * frames) // 6, 3), dtype=np.uint8)
@@ -86,14 +88,28 @@ def write_video(path: Path, frames: int = 100, width: int = 640, height: int = 3
                                                  format="rgb24")
                 out.pts = index
                 sink.mux(stream.encode(out))
+            pcm = music_sample(frames / 25, seed=11)
         sink.mux(stream.encode(None))
+        _encode_pcm(sink, sound, pcm)
     return path
+
+
+def _encode_pcm(sink: Any, stream: Any, pcm: np.ndarray) -> None:
+    resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="stereo", rate=SAMPLE_RATE)
+    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm.T), format="fltp", layout="stereo")
+    frame.sample_rate = SAMPLE_RATE
+    for converted in [*resampler.resample(frame), *resampler.resample(None)]:
+        sink.mux(stream.encode(converted))
+    sink.mux(stream.encode(None))
 
 
 def _summary(name: str, stage: str, report: dict[str, Any], expected: str, size: str) -> tuple[list[str], bool]:
     wm = report.get("watermark") or {}
     watermark = (f"{wm['watermark_id']} p={wm['false_positive_probability']:.0e}"
                  if wm.get("detected") and wm.get("watermark_id") else "-")
+    sound = (report.get("soundtrack") or {}).get("watermark") or {}
+    if sound.get("detected"):  # a video's soundtrack carries the ID too
+        watermark += " +audio" if watermark != "-" else f"{sound['watermark_id']} (audio)"
     metadata = report.get("metadata") or {}
     label = (metadata.get("fields") or {}).get("Label") if metadata.get("present") else None
     ok = report["verdict"] == expected
