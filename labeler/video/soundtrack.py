@@ -25,6 +25,9 @@ from labeler.watermark.keys import WatermarkKey
 
 #: Longest soundtrack labeled (10 min of 48 kHz stereo is 230 MB of float32, twice while embedding).
 MAX_SOUNDTRACK_SECONDS = 600.0
+#: Decoder codec name → the encoder the transcode writes a labeled soundtrack back with. Other codecs
+#: (PCM, AC-3, FLAC, ...) are stream-copied unlabeled.
+AUDIO_ENCODERS: dict[str, str] = {"aac": "aac", "opus": "libopus", "mp3": "libmp3lame"}
 #: Shortest soundtrack worth labeling (the prompt alone lasts about 1.5 s).
 MIN_SOUNDTRACK_SECONDS = 1.0
 
@@ -46,7 +49,8 @@ def frame_pcm(frame: av.AudioFrame) -> np.ndarray:
 
 
 def decode_soundtrack(path: Path, max_seconds: float = MAX_SOUNDTRACK_SECONDS) -> tuple[np.ndarray, int] | None:
-    """The first audio stream's PCM and sample rate; None when there is none, or it is too long/short."""
+    """The first audio stream's PCM and sample rate; None when there is none, it is too long or short,
+    or its codec cannot be written back."""
     try:
         container = av.open(str(path), "r")
     except av.FFmpegError as exc:
@@ -56,8 +60,8 @@ def decode_soundtrack(path: Path, max_seconds: float = MAX_SOUNDTRACK_SECONDS) -
             return None
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
-        if not rate:
-            return None
+        if not rate or stream.codec_context.name not in AUDIO_ENCODERS:
+            return None  # e.g. PCM or AC-3 in a MOV: stream-copied as it is, unlabeled
         chunks: list[np.ndarray] = []
         frames = 0
         try:

@@ -36,7 +36,7 @@ from labeler.errors import CorruptMedia, InvalidOption, OutputNotWritable, Unsup
 from labeler.explicit.video_overlay import YuvSprite, blend_yuv420, render_sprite
 from labeler.settings import VisibleLabelOptions
 from labeler.video.containers import VideoContainer, sniff_video
-from labeler.video.soundtrack import frame_pcm
+from labeler.video.soundtrack import AUDIO_ENCODERS, frame_pcm
 from labeler.watermark.keys import WatermarkKey
 from labeler.watermark.video import FrameMarker, FrameSample, VideoDetection, detect_frames
 
@@ -47,7 +47,6 @@ ENCODERS: dict[str, tuple[str, ...]] = {
     "vp9": ("libvpx-vp9",),
     "av1": ("libsvtav1", "libaom-av1"),
 }
-AUDIO_ENCODERS: dict[str, str] = {"aac": "aac", "opus": "libopus", "mp3": "libmp3lame"}
 #: CRF giving roughly the input's quality when nothing else is known (libx264/libx265 defaults).
 DEFAULT_CRF: dict[str, int] = {"libx264": 18, "libx265": 22, "libvpx-vp9": 31, "libsvtav1": 30, "libaom-av1": 30}
 AIGC_TAG = "AIGC"

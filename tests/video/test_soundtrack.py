@@ -99,3 +99,14 @@ def test_soundtracks_too_long_to_label_are_left_alone(labeled: Labeled) -> None:
     assert decode_soundtrack(labeled.source, max_seconds=5.0) is None
     decoded = decode_soundtrack(labeled.source)
     assert decoded is not None and decoded[0].dtype == np.float32 and decoded[0].shape[1] == 2
+
+
+def test_a_soundtrack_that_cannot_be_written_back_is_copied(tmp_path: Path) -> None:
+    # PCM in a MOV: no encoder to write a labeled soundtrack back with; the picture is still labeled
+    source = make_clip(tmp_path / "in.mov", frames=50, audio="pcm_s16le", fmt="mov")
+    output = tmp_path / "out.mov"
+    info = label_video_path(source, output, KEY, LabelOptions(producer="test"), force=True)
+    assert info["audio"] == "copy" and info["soundtrack"] is None
+    with av.open(str(output)) as labeled:
+        assert labeled.streams.audio[0].codec_context.name == "pcm_s16le"
+    assert verify_video_file(output, KEY, None)["watermark"]["detected"]
