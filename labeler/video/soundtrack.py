@@ -48,9 +48,12 @@ def frame_pcm(frame: av.AudioFrame) -> np.ndarray:
     return floats
 
 
-def decode_soundtrack(path: Path, max_seconds: float = MAX_SOUNDTRACK_SECONDS) -> tuple[np.ndarray, int] | None:
+def decode_soundtrack(
+    path: Path, max_seconds: float = MAX_SOUNDTRACK_SECONDS, keep_opening: bool = False, writable_only: bool = True
+) -> tuple[np.ndarray, int] | None:
     """The first audio stream's PCM and sample rate; None when there is none, it is too long or short,
-    or its codec cannot be written back."""
+    or (``writable_only``, for labeling) its codec cannot be written back. With ``keep_opening`` (for
+    verifying) a longer one is cut to its opening ``max_seconds`` instead."""
     try:
         container = av.open(str(path), "r")
     except av.FFmpegError as exc:
@@ -60,7 +63,7 @@ def decode_soundtrack(path: Path, max_seconds: float = MAX_SOUNDTRACK_SECONDS) -
             return None
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
-        if not rate or stream.codec_context.name not in AUDIO_ENCODERS:
+        if not rate or (writable_only and stream.codec_context.name not in AUDIO_ENCODERS):
             return None  # e.g. PCM or AC-3 in a MOV: stream-copied as it is, unlabeled
         chunks: list[np.ndarray] = []
         frames = 0
@@ -70,7 +73,9 @@ def decode_soundtrack(path: Path, max_seconds: float = MAX_SOUNDTRACK_SECONDS) -
                 chunks.append(pcm)
                 frames += pcm.shape[0]
                 if frames > max_seconds * rate:
-                    return None
+                    if not keep_opening:
+                        return None
+                    break  # verify: the opening max_seconds are enough to find the prompt and the mark
         except av.FFmpegError as exc:
             raise CorruptMedia(f"audio decode failed: {exc}") from None
     if not chunks or frames < MIN_SOUNDTRACK_SECONDS * rate:
@@ -134,7 +139,7 @@ class SoundtrackFindings:
 
 def verify_soundtrack(path: Path, key: WatermarkKey | None) -> SoundtrackFindings | None:
     """The prompt and the audio watermark in a video's first audio stream (None: no usable soundtrack)."""
-    decoded = decode_soundtrack(path)
+    decoded = decode_soundtrack(path, keep_opening=True, writable_only=False)
     if decoded is None:
         return None
     pcm, rate = decoded

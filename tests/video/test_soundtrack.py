@@ -97,6 +97,8 @@ def test_a_chunk_from_another_stream_passes_through_untouched() -> None:
 
 def test_soundtracks_too_long_to_label_are_left_alone(labeled: Labeled) -> None:
     assert decode_soundtrack(labeled.source, max_seconds=5.0) is None
+    opening = decode_soundtrack(labeled.source, max_seconds=5.0, keep_opening=True)  # what verify reads
+    assert opening is not None and 5.0 <= opening[0].shape[0] / opening[1] < 5.1
     decoded = decode_soundtrack(labeled.source)
     assert decoded is not None and decoded[0].dtype == np.float32 and decoded[0].shape[1] == 2
 
@@ -109,4 +111,6 @@ def test_a_soundtrack_that_cannot_be_written_back_is_copied(tmp_path: Path) -> N
     assert info["audio"] == "copy" and info["soundtrack"] is None
     with av.open(str(output)) as labeled:
         assert labeled.streams.audio[0].codec_context.name == "pcm_s16le"
-    assert verify_video_file(output, KEY, None)["watermark"]["detected"]
+    report = verify_video_file(output, KEY, None)
+    assert report["watermark"]["detected"]
+    assert report["soundtrack"] is not None and not report["soundtrack"]["watermark"]["detected"]  # still read
