@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 
 import labeler.watermark.audio as wm
 from labeler.audio.codec import resample_pcm
@@ -141,3 +144,10 @@ def test_the_whole_file_is_folded_when_no_segment_decodes(key: WatermarkKey, mon
     result = detect_audio(marked, SR, key)
     assert result.detected and result.watermark_id == ID and "folding" in result.reason
     assert result.false_positive_probability <= (3 * 72 + 8) * 2.0**-28
+
+
+@settings(max_examples=60, deadline=None)
+@given(arrays(np.float32, st.tuples(st.integers(1, 400), st.integers(1, 12)),
+              elements=st.floats(-1.0, 1.0, width=32)))
+def test_channel_mean_is_numpys_mean_bit_for_bit(pcm: np.ndarray) -> None:
+    np.testing.assert_array_equal(wm.channel_mean(pcm), pcm.mean(axis=1, dtype=np.float32))
