@@ -57,19 +57,41 @@ def _visuals(data: bytes, report: dict[str, Any], config: AuditConfig) -> dict[s
     except Exception:  # not an image Pillow reads (audio/video later): no visuals, the verdict stands
         return extra
     if config.thumbnails:
-        thumb = rgb.copy()
-        thumb.thumbnail((THUMB_PX, THUMB_PX))
-        extra["thumbnail"] = _data_uri_jpeg(thumb)
-        box = (report.get("visible_label") or {}).get("box")
-        if box and len(box) == 4:
-            x, y, w, h = (int(v) for v in box)
-            if w > 0 and h > 0:
-                extra["visible_label_crop"] = _data_uri_jpeg(rgb.crop((x, y, x + w, y + h)))
+        extra.update(_picture_visuals(rgb, (report.get("visible_label") or {}).get("box")))
     if config.heatmap and config.key is not None:
         from labeler.report.heatmap import strength_map
 
         extra["strength_map"] = np.round(strength_map(np.asarray(rgb), config.key), 2).tolist()
     return extra
+
+
+def _picture_visuals(rgb: Image.Image, box: Any) -> dict[str, Any]:
+    """Thumbnail of a picture and, when a visible label was found in it, the label's region."""
+    extra: dict[str, Any] = {}
+    thumb = rgb.copy()
+    thumb.thumbnail((THUMB_PX, THUMB_PX))
+    extra["thumbnail"] = _data_uri_jpeg(thumb)
+    if box and len(box) == 4:
+        x, y, w, h = (int(v) for v in box)
+        if w > 0 and h > 0:
+            extra["visible_label_crop"] = _data_uri_jpeg(rgb.crop((x, y, x + w, y + h)))
+    return extra
+
+
+def _video_visuals(path: Path, report: dict[str, Any], config: AuditConfig) -> dict[str, Any]:
+    """Thumbnail of a video's first frame (where its visible label is) and the label's region; the
+    per-second plots come from the report's segments."""
+    if not config.thumbnails:
+        return {}
+    import av
+
+    try:
+        with av.open(str(path), "r") as container:
+            rgb = next(container.decode(video=0)).to_image()
+    except (av.FFmpegError, StopIteration, OSError):
+        return {}
+    visible = report.get("explicit_label") or {}
+    return _picture_visuals(rgb, visible.get("box") if visible.get("detected") else None)
 
 
 class _Worker:
@@ -85,8 +107,15 @@ class _Worker:
 
     def run(self, path: Path) -> dict[str, Any]:
         from labeler.fileio import read_input
+        from labeler.video.labeling import is_video_file
+        from labeler.video.verifying import verify_video_file
 
         try:
+            if is_video_file(path):  # streamed from the path, never read whole
+                report = verify_video_file(path, self.config.key, self.registry, self.config.user_declared,
+                                           self.config.trust)
+                report.update(_video_visuals(path, report, self.config))
+                return report
             data = read_input(path, self.verifier.limits)
             report = self.verifier.verify_bytes(data, str(path), user_declared=self.config.user_declared).to_dict()
         except LabelerError as exc:

@@ -85,26 +85,45 @@ def heatmap_png(strength: Sequence[Sequence[float]], cell_px: int = 24) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _segments_svg(segments: Sequence[dict[str, Any]]) -> str:
-    """Per-second detection plot (score over time; detected seconds marked) as inline SVG."""
+def _segments_svg(segments: Sequence[dict[str, Any]], title: str) -> str:
+    """Per-second detection plot of one watermark (score over time; detected segments marked red) as
+    inline SVG. Segments are the reports' dicts: ``start_s``/``end_s`` and ``score`` (video picture) or
+    ``sync_z`` (audio)."""
     if not segments:
         return ""
     w, h = 480, 90
-    end = max(float(s.get("end", s.get("t", 0.0) + 1.0)) for s in segments) or 1.0
-    top = max(max(float(s.get("score", 0.0)) for s in segments), 1.0)
+
+    def start(s: dict[str, Any]) -> float:
+        return float(s.get("start_s", s.get("t", 0.0)))
+
+    def score(s: dict[str, Any]) -> float:
+        return max(float(s.get("score", s.get("sync_z", 0.0)) or 0.0), 0.0)
+
+    end = max(float(s.get("end_s", start(s) + 1.0)) for s in segments) or 1.0
+    top = max(max(score(s) for s in segments), 1.0)
     points, marks = [], []
     for s in segments:
-        t = float(s.get("t", s.get("start", 0.0)))
-        x = 30 + (w - 40) * t / end
-        y = h - 15 - (h - 25) * max(float(s.get("score", 0.0)), 0.0) / top
+        x = 30 + (w - 40) * start(s) / end
+        y = h - 15 - (h - 32) * score(s) / top  # the top 17 px hold the title
         points.append(f"{x:.1f},{y:.1f}")
         if s.get("detected"):
             marks.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="#c00"/>')
+    found = sum(bool(s.get("detected")) for s in segments)
     return (f'<svg class="segments" width="{w}" height="{h}" viewBox="0 0 {w} {h}" role="img" '
-            f'aria-label="per-second detection"><line x1="30" y1="{h - 15}" x2="{w - 10}" y2="{h - 15}" '
+            f'aria-label="{html.escape(title)}: mark found in {found} of {len(segments)} segments">'
+            f'<text x="30" y="10" font-size="10">{html.escape(title)} ({found}/{len(segments)})</text>'
+            f'<line x1="30" y1="{h - 15}" x2="{w - 10}" y2="{h - 15}" '
             f'stroke="#999"/><text x="30" y="{h - 2}" font-size="10">0 s</text><text x="{w - 40}" y="{h - 2}" '
-            f'font-size="10">{end:g} s</text><polyline fill="none" stroke="#036" points="{" ".join(points)}"/>'
+            f'font-size="10">{end:.1f} s</text><polyline fill="none" stroke="#036" points="{" ".join(points)}"/>'
             + "".join(marks) + "</svg>")
+
+
+def _segment_plots(entry: dict[str, Any]) -> str:
+    """The per-second plots an entry has: its watermark's (audio, video picture) and a video's soundtrack's."""
+    picture = (entry.get("watermark") or {}).get("segments") or []
+    sound = ((entry.get("soundtrack") or {}).get("watermark") or {}).get("segments") or []
+    title = "picture watermark per second" if "soundtrack" in entry else "watermark per segment"
+    return _segments_svg(picture, title) + _segments_svg(sound, "soundtrack watermark per segment")
 
 
 _CSS = """body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse}
@@ -124,7 +143,8 @@ def write_html(entries: Sequence[dict[str, Any]], path: Path, title: str = "labe
         verdict = "error" if err else str(e.get("verdict"))
         reason = f"{err['code']}: {err['message']}" if err else str(e.get("reason", ""))
         wm = e.get("watermark") or {}
-        wm_text = f"id {wm['watermark_id']} (score {wm.get('score', 0):.1f})" if wm.get("detected") else "—"
+        wm_text = (f"id {wm['watermark_id']} (false-positive probability {wm['false_positive_probability']:.0e})"
+                   if wm.get("detected") else "—")
         visuals = []
         if e.get("thumbnail"):
             visuals.append(f'<img class="thumb" alt="thumbnail" src="{e["thumbnail"]}">')
@@ -133,7 +153,7 @@ def write_html(entries: Sequence[dict[str, Any]], path: Path, title: str = "labe
         heat = heatmap_png(e["strength_map"]) if e.get("strength_map") else ""
         if heat:
             visuals.append(f'<img class="heatmap" alt="watermark strength heat map" src="{heat}">')
-        plot = _segments_svg(e.get("segments") or [])
+        plot = _segment_plots(e)
         rows.append(
             f'<tr class="v-{esc(verdict)}"><td>{esc(str(e.get("source")))}</td><td>{esc(verdict)}</td>'
             f"<td>{esc(reason)}</td><td>{esc(wm_text)}</td><td>{''.join(visuals)}{plot}</td></tr>"

@@ -59,8 +59,8 @@ def verify_video_file(
     evidence: list[str] = []
     detection = detect_video_file(path, key) if key is not None else None
     if detection is not None:
-        segments = [{"start_s": s.start_seconds, "end_s": s.end_seconds, "frames": s.frames, "detected": s.detected}
-                    for s in detection.segments]
+        segments = [{"start_s": s.start_seconds, "end_s": s.end_seconds, "frames": s.frames, "detected": s.detected,
+                     "score": round(s.score, 2)} for s in detection.segments]
         watermark.update(
             detected=detection.detected,
             watermark_id=f"{detection.watermark_id:016x}" if detection.watermark_id is not None else None,

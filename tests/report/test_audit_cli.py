@@ -100,3 +100,33 @@ window.addEventListener('load', function () {
     assert done.returncode == 0, done.stderr[-2000:]
     # 4 decodable images: a thumbnail + a heat map each (the broken file has neither).
     assert 'id="probe">loaded=8 total=8 heat=4 rows=6<' in done.stdout, done.stdout[-3000:]
+
+
+def test_audit_takes_video_and_audio_with_per_second_plots(key_file: Path, registry_path: Path,
+                                                           tmp_path: Path) -> None:
+    from labeler.demo_media import encode_audio, music_sample
+    from tests.video.clips import make_clip
+
+    root = tmp_path / "media"
+    root.mkdir()
+    opts = ["--key-file", str(key_file), "--registry", str(registry_path)]
+    clip = make_clip(tmp_path / "clip.mp4", frames=250, music=True)  # 10 s: the audio mark needs them
+    assert run("label", clip, root / "clip.mp4", *opts)[0] == 0
+    (tmp_path / "song.wav").write_bytes(encode_audio(music_sample(6.0), "wav", "pcm_s16le"))
+    assert run("label", tmp_path / "song.wav", root / "song.wav", *opts)[0] == 0
+    shutil.copy(clip, root / "plain.mp4")
+    reports = tmp_path / "reports"
+    status, _, err = run("verify", root, "-r", "--workers", "2", "--report-jsonl", reports / "r.jsonl",
+                           "--report-html", reports / "r.html", *opts)
+    assert status == 1, err  # plain.mp4 carries no label
+    entries = {Path(e["source"]).name: e for e in map(json.loads, (reports / "r.jsonl").read_text().splitlines())}
+    assert {name: e.get("verdict") for name, e in entries.items()} == {
+        "clip.mp4": "confirmed", "song.wav": "confirmed", "plain.mp4": "none"}
+    video = entries["clip.mp4"]
+    assert video["watermark"]["segments_detected"] >= 8 and video["soundtrack"]["watermark"]["detected"]
+    assert "thumbnail" not in video  # pictures go to the HTML only
+    page = (reports / "r.html").read_text()
+    assert page.count('alt="thumbnail"') == 2 and page.count('alt="visible label region"') == 1  # the labeled clip
+    # picture + soundtrack plots for each video, one plot for the song
+    assert page.count('<svg class="segments"') == 5
+    assert 'aria-label="picture watermark per second: mark found in 10 of 10 segments"' in page
