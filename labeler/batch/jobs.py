@@ -16,6 +16,7 @@ from typing import Any
 from labeler.errors import InvalidOption, LabelerError
 from labeler.report.audit import AuditConfig, _Worker
 from labeler.settings import LabelOptions
+from labeler.video.labeling import is_video_file
 from labeler.watermark.keys import WatermarkKey
 
 __all__ = ["LabelJob", "label_one", "run_label", "run_verify"]
@@ -48,11 +49,24 @@ class _Labeler:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             options = replace(self.job.options, produce_id=None)  # a new ProduceID per file
+            if is_video_file(source):
+                return self._label_video(source, target, options)
             result = self.labeler.label_file(source, target, options, force=self.job.force)
         except LabelerError as exc:
             return {"source": str(source), "error": {"code": exc.code, "message": exc.message}}
         return {"source": str(source), "output": str(target), "produce_id": result.produce_id,
                 "watermark_id": None if result.watermark_id is None else f"{result.watermark_id:016x}"}
+
+
+    def _label_video(self, source: Path, target: Path, options: LabelOptions) -> dict[str, Any]:
+        """Videos are labeled file to file, streamed (as `labeler label clip.mp4` does), then recorded."""
+        from labeler.video.labeling import label_video_path, video_record
+
+        info = label_video_path(source, target, self.job.key, options, force=self.job.force)
+        if self.labeler.registry is not None:
+            self.labeler.registry.record(video_record(info, source, target, self.job.key))
+        return {"source": str(source), "output": str(target), "produce_id": info["produce_id"],
+                "watermark_id": info["watermark_id"]}
 
 
 def label_one(job: LabelJob, source: Path) -> dict[str, Any]:

@@ -87,7 +87,7 @@ def _video_visuals(path: Path, report: dict[str, Any], config: AuditConfig) -> d
 
     try:
         with av.open(str(path), "r") as container:
-            rgb = next(container.decode(video=0)).to_image()
+            rgb = next(container.decode(video=0)).to_image()  # type: ignore[no-untyped-call]
     except (av.FFmpegError, StopIteration, OSError):
         return {}
     visible = report.get("explicit_label") or {}

@@ -57,3 +57,22 @@ def test_bad_engine_and_workers(source: Path, key_file: Path) -> None:
     assert status == 2 and "INVALID_OPTION" in err
     status, _, err = run("batch", "verify", source, "--workers", "0", "--key-file", key_file, "--no-registry")
     assert status == 2 and "INVALID_OPTION" in err
+
+
+def test_batch_labels_and_verifies_videos(key_file: Path, registry_path: Path, tmp_path: Path) -> None:
+    from tests.video.clips import make_clip
+
+    src = tmp_path / "videos"
+    src.mkdir()
+    make_clip(src / "one.mp4", frames=50)
+    make_clip(src / "two.webm", codec="libvpx-vp9", frames=50, audio=None, fmt="webm")
+    opts = ["--key-file", str(key_file), "--db", str(registry_path), "--engine", "local", "--workers", "2"]
+    out_dir = tmp_path / "labeled"
+    status, out, err = run("batch", "label", src, "--out", out_dir, "--json", *opts)
+    assert status == 0, out + err
+    assert json.loads(out)["summary"]["labelled"] == 2
+    with Registry.open(registry_path) as reg:
+        assert reg.count() == 2
+    status, out, err = run("batch", "verify", out_dir, "--json", *opts)
+    assert status == 0, err
+    assert json.loads(out)["summary"]["by_verdict"] == {"confirmed": 2}
