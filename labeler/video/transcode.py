@@ -317,11 +317,12 @@ def read_aigc(path: Path) -> dict[str, Any] | None:
     return None
 
 
-#: Videos longer than this are first verified from their key frames alone (decoded with the decoder
-#: skipping every other frame, about 1/25 of a full decode); the full sampled pass runs only when that
-#: finds nothing. Shorter videos get the full pass at once, which also reports every second.
+#: Videos longer than this are first verified from their key frames alone (the decoder skips all other
+#: frames: with x264's default interval of 250 frames, about 1/250 of a full decode); the full sampled
+#: pass runs only when that finds nothing. Shorter videos get the full pass at once, which also reports
+#: every second.
 KEY_FRAME_FIRST_SECONDS = 20.0
-#: Key frames whitened in the key-frame pass at most (spread over the video when there are more).
+#: About this many key frames at most are used in the key-frame pass (spread over the video when there are more).
 MAX_KEY_FRAMES = 96
 
 
@@ -360,19 +361,23 @@ def _detect_pass(
         duration = float(inp.duration / av.time_base) if inp.duration else 0.0
         rate = float(vin.average_rate or 25)
         if key_frames_only:
-            vin.codec_context.skip_frame = "NONKEY"
-            # x264's default key-frame interval is 250 frames; scene cuts add more
-            expected = max(1, int(duration * rate / 250) + 1)
-        else:
-            expected = max(1, int(duration * rate))
-        step = max(1, expected // max_frames)
+            vin.codec_context.skip_frame = "NONKEY"  # the decoder skips everything but key frames
+        step = 1 if key_frames_only else max(1, int(duration * rate) // max_frames)
+        # Key frames are taken at least this far apart, so an all-intra or short-GOP video still gives at
+        # most about max_frames of them.
+        key_spacing = duration / max_frames if duration > 0 else 0.0
 
         def sampled() -> Iterator[FrameSample]:
+            next_key = 0.0
             try:
                 for index, frame in enumerate(inp.decode(vin)):
-                    if index % step == 0 or (frame.key_frame and not key_frames_only):
-                        luma = frame.to_ndarray(format="gray")
-                        yield FrameSample(float(frame.time or 0.0), luma, bool(frame.key_frame))
+                    seconds = float(frame.time or 0.0)
+                    key_frame = bool(frame.key_frame)
+                    take_key = key_frame and seconds + 1e-6 >= next_key
+                    if take_key:
+                        next_key = seconds + key_spacing
+                    if take_key or (not key_frames_only and index % step == 0):
+                        yield FrameSample(seconds, frame.to_ndarray(format="gray"), key_frame)
             except av.FFmpegError as exc:
                 raise CorruptMedia(f"video decode failed: {exc}") from None
 

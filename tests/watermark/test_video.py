@@ -17,7 +17,7 @@ KEY = WatermarkKey(b"video-test-key-0123456789abcdef")
 WID = 0x0123456789ABCDEF
 
 
-def _reencode(source: Path, target: Path, crf: int, keep_area: float = 1.0) -> Path:
+def _reencode(source: Path, target: Path, crf: int, keep_area: float = 1.0, gop: int | None = None) -> Path:
     """x264 at ``crf`` (default key-frame interval), optionally cropped off-centre to ``keep_area``."""
     with av.open(str(source)) as inp, av.open(str(target), "w") as out:
         vin = inp.streams.video[0]
@@ -27,7 +27,7 @@ def _reencode(source: Path, target: Path, crf: int, keep_area: float = 1.0) -> P
         top, left = (height - crop_h) // 2, (width - crop_w) // 3
         stream = out.add_stream("libx264", rate=25)
         stream.width, stream.height, stream.pix_fmt = crop_w, crop_h, "yuv420p"
-        stream.options = {"crf": str(crf)}
+        stream.options = {"crf": str(crf)} | ({"g": str(gop)} if gop else {})
         for index, frame in enumerate(inp.decode(vin)):
             rgb = frame.to_ndarray(format="rgb24")[top : top + crop_h, left : left + crop_w]
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
@@ -95,3 +95,12 @@ def test_long_videos_are_verified_from_key_frames_first(clips: dict[str, Path]) 
     alone = detect_video_file(clips["source"], KEY, key_frame_first_seconds=60.0)
     assert not miss.detected and miss.frames_sampled == alone.frames_sampled
     assert miss.hypotheses > alone.hypotheses
+
+
+def test_an_all_intra_video_is_sampled_not_read_whole(clips: dict[str, Path], tmp_path: Path) -> None:
+    intra = _reencode(clips["marked"], tmp_path / "intra.mp4", 23, gop=1)  # every frame a key frame
+    for first in (60.0, 0.0):  # the full pass, and the key-frame pass first
+        found = detect_video_file(intra, KEY, max_frames=10, key_frame_first_seconds=first)
+        assert found.watermark_id == WID
+        # at most max_frames spread by index plus max_frames key frames spread by time, of 75 frames
+        assert found.frames_sampled <= 2 * 10 + 2
