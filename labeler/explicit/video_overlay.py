@@ -29,12 +29,25 @@ class YuvSprite:
     uv_alpha: np.ndarray
 
 
-def render_sprite(height: int, width: int, options: VisibleLabelOptions) -> YuvSprite:
-    black, placed = draw_visible_label(np.zeros((height, width, 3), np.uint8), options)
-    white, _ = draw_visible_label(np.full((height, width, 3), 255, np.uint8), options)
-    x0, y0 = placed.x & ~1, placed.y & ~1
-    x1 = min(width & ~1, (placed.x + placed.width + 1) & ~1)
-    y1 = min(height & ~1, (placed.y + placed.height + 1) & ~1)
+def render_sprite(height: int, width: int, options: VisibleLabelOptions, rotation: int = 0) -> YuvSprite:
+    """The label for ``height`` x ``width`` coded frames. ``rotation`` is the stream's display rotation
+    (degrees counter-clockwise, a multiple of 90): the label is laid out for the picture as displayed
+    and turned back into coded orientation, so the viewer sees it upright in the chosen corner."""
+    turns = (rotation // 90) % 4
+    shown = (height, width) if turns % 2 == 0 else (width, height)
+    black, placed = draw_visible_label(np.zeros((*shown, 3), np.uint8), options)
+    white, _ = draw_visible_label(np.full((*shown, 3), 255, np.uint8), options)
+    if turns:
+        # displayed = rot90(coded, turns), so coded = rot90(displayed, -turns)
+        black, white = np.rot90(black, -turns), np.rot90(white, -turns)
+        rows, cols = np.nonzero(np.any(black != white, axis=2))
+        box_x, box_y = int(cols.min()), int(rows.min())
+        box_w, box_h = int(cols.max()) - box_x + 1, int(rows.max()) - box_y + 1
+    else:
+        box_x, box_y, box_w, box_h = placed.x, placed.y, placed.width, placed.height
+    x0, y0 = box_x & ~1, box_y & ~1
+    x1 = min(width & ~1, (box_x + box_w + 1) & ~1)
+    y1 = min(height & ~1, (box_y + box_h + 1) & ~1)
     b = black[y0:y1, x0:x1].astype(np.float32)
     w = white[y0:y1, x0:x1].astype(np.float32)
     alpha = np.clip(1.0 - (w - b).mean(axis=2) / 255.0, 0.0, 1.0)

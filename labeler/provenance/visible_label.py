@@ -242,7 +242,11 @@ def detect_visible_label_in_video(path: Path, seconds: float = 3.0, step_seconds
                 if time + 1e-6 < next_time:
                     continue
                 next_time = time + step_seconds
-                found = detect_visible_label(frame.to_ndarray(format="gray"))
+                grey: np.ndarray = frame.to_ndarray(format="gray")
+                turns = round(float(frame.rotation or 0) / 90) % 4
+                if turns:  # a rotated stream's label is upright as displayed, not as coded
+                    grey = np.ascontiguousarray(np.rot90(grey, turns))
+                found = detect_visible_label(grey)
                 if found.score > best.score:
                     best = found
     except av.FFmpegError as exc:

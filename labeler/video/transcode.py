@@ -223,7 +223,8 @@ def _transcode(
             if settings.watermark_id is not None and settings.key is not None
             else None
         )
-        sprites: dict[tuple[int, int], YuvSprite] = {}
+        sprites: dict[tuple[int, int, int], YuvSprite] = {}
+        rotation_set = False
         frames = 0
         streams = [vin, *inp.streams.audio]
         # Frame N+1 is marked on a worker thread while frame N is in the encoder (PyAV releases the GIL
@@ -246,6 +247,10 @@ def _transcode(
                 for frame in packet.decode():
                     if not isinstance(frame, av.VideoFrame):
                         continue
+                    if not rotation_set:  # the display matrix (phones' portrait video), before any encode
+                        rotation_set = True
+                        if _rotation(frame):
+                            vout.set_display_rotation(_rotation(frame))
                     marked = marking.submit(_label_frame, frame, settings, marker, sprites)
                     if pending is not None:
                         out.mux(vout.encode(pending.result()))
@@ -282,11 +287,20 @@ def _process_audio(frame: av.AudioFrame, soundtrack: SoundtrackProcessor) -> av.
     return out
 
 
+def _rotation(frame: av.VideoFrame) -> int:
+    """The frame's display rotation in degrees counter-clockwise, snapped to a multiple of 90 (0 when none)."""
+    try:
+        angle = int(frame.rotation or 0)
+    except (AttributeError, TypeError, ValueError):
+        return 0
+    return (round(angle / 90) * 90) % 360
+
+
 def _label_frame(
     frame: av.VideoFrame,
     settings: VideoLabelSettings,
     marker: FrameMarker | None,
-    sprites: dict[tuple[int, int], YuvSprite],
+    sprites: dict[tuple[int, int, int], YuvSprite],
 ) -> av.VideoFrame:
     if frame.format.name != "yuv420p":
         frame = frame.reformat(format="yuv420p")
@@ -295,10 +309,11 @@ def _label_frame(
     u, v = u.copy(), v.copy()
     seconds = float(frame.time) if frame.time is not None else 0.0
     if settings.label is not None and (settings.label_whole or seconds < settings.label_seconds):
-        size = (frame.height, frame.width)
+        rotation = _rotation(frame)
+        size = (frame.height, frame.width, rotation)
         sprite = sprites.get(size)
         if sprite is None:
-            sprite = sprites[size] = render_sprite(frame.height, frame.width, settings.label)
+            sprite = sprites[size] = render_sprite(frame.height, frame.width, settings.label, rotation)
         blend_yuv420(y, u, v, sprite)
     return _new_yuv_frame(y, u, v, frame)
 

@@ -79,6 +79,9 @@ class VideoDetection:
     key_frames_sampled: int = 0
     #: Decoding hypotheses counted in the false-positive bound.
     hypotheses: int = 1
+    #: Quarter turns (counter-clockwise) the frames had been rotated by, e.g. 1 after an autorotating
+    #: transcode of a portrait phone video.
+    right_angle_turns: int = 0
 
     @property
     def marked_seconds(self) -> float:
@@ -145,6 +148,7 @@ def detect_frames(
     false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT,
     geometry_search: bool = True,
     prior_hypotheses: int = 0,
+    right_angles: bool = True,
 ) -> VideoDetection:
     """Detect the mark in sampled frames (already chosen by the caller).
 
@@ -153,8 +157,9 @@ def detect_frames(
     content carry copies of it shifted by their motion vectors, which average to a blur (measured on a
     panning clip re-encoded at H.264 CRF 23: sync z 12.3 from the single I frame, 5.5 from 73 B frames
     averaged). Each plane is decoded at the unchanged geometry, then (``geometry_search``) through its
-    lattice candidates, which finds crops and rescales. The claim is union-bounded over every
-    hypothesis, plus ``prior_hypotheses`` tried earlier on the same video. Segments of
+    lattice candidates, which finds crops and rescales; then (``right_angles``) each plane turned by 90,
+    180 and 270 degrees. The claim is union-bounded over every hypothesis, plus ``prior_hypotheses``
+    tried earlier on the same video. Segments of
     ``segment_seconds`` are decoded alone at the geometry found, to report which seconds carry the mark.
     """
     overall = _FrameSets()
@@ -171,10 +176,21 @@ def detect_frames(
     if not planes:
         return VideoDetection(False, None, 0.0, 1.0, 0, "no decodable frames", hypotheses=prior_hypotheses)
     result, geometry, hypotheses = detect_planes(planes, key, false_positive_limit, geometry_search, prior_hypotheses)
+    turns = 0
+    if not result.detected and right_angles:
+        # A player or transcoder that applied the stream's display rotation to the pixels (ffmpeg does by
+        # default) turns the mark by a right angle: three more hypotheses per plane, unchanged geometry.
+        for quarter in (1, 2, 3):
+            turned = [(_turn(work, quarter), _turn(whitened, quarter)) for work, whitened in planes]
+            attempt, found_at, hypotheses = detect_planes(turned, key, false_positive_limit, False, hypotheses)
+            if attempt.detected:
+                result, geometry, turns = attempt, found_at, quarter
+                break
     segments = []
     for index in sorted(by_segment):
         sets = by_segment[index]
-        decodes = [detect_whitened(whitened, key, false_positive_limit, geometry) for _, whitened in sets.planes()]
+        decodes = [detect_whitened(_turn(whitened, turns), key, false_positive_limit, geometry)
+                   for _, whitened in sets.planes()]
         found = [d for d in decodes if d.detected and (not result.detected or d.watermark_id == result.watermark_id)]
         best = found[0] if found else max(decodes, key=lambda d: d.score)
         segments.append(
@@ -197,4 +213,10 @@ def detect_frames(
         segments=segments,
         key_frames_sampled=overall.key.count,
         hypotheses=hypotheses,
+        right_angle_turns=turns,
     )
+
+
+def _turn(plane: np.ndarray, quarter_turns: int) -> np.ndarray:
+    """``plane`` rotated by ``quarter_turns`` x 90 degrees counter-clockwise (contiguous, for OpenCV)."""
+    return plane if quarter_turns % 4 == 0 else np.ascontiguousarray(np.rot90(plane, quarter_turns))

@@ -163,3 +163,49 @@ def test_cli_verifies_video_with_registry_and_per_second_results(tmp_path: Path,
     report = json.loads(out)["results"][0]
     assert not report["metadata"]["present"]
     assert report["verdict"] == "confirmed" and report["registry"], report["reason"]
+
+
+def test_display_rotation_is_kept_and_the_label_is_upright(tmp_path: Path) -> None:
+    src = tmp_path / "portrait.mp4"
+    with av.open(str(src), "w") as out:  # a phone's portrait clip: coded 384x256, displayed turned 90°
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 384, 256, "yuv420p"
+        stream.set_display_rotation(90)
+        rng = np.random.default_rng(3)
+        for index in range(50):
+            frame = av.VideoFrame.from_ndarray(rng.integers(90, 110, (256, 384, 3), dtype=np.uint8), format="rgb24")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    dst = tmp_path / "out.mp4"
+    label_video_file(src, dst, settings(label=VisibleLabelOptions(), crf=10))
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        before, after = next(a.decode(video=0)), next(b.decode(video=0))
+    assert after.rotation == before.rotation == 90
+    # as displayed (turned 90° counter-clockwise), the label sits in the bottom-right corner
+    shown = np.rot90(after.to_ndarray(format="gray").astype(float) - before.to_ndarray(format="gray"), 1)
+    corner, other = np.abs(shown[-60:, -120:]).mean(), np.abs(shown[:60, :120]).mean()
+    assert corner > 3 * other + 5
+    from labeler.video.verifying import verify_video_file
+
+    report = verify_video_file(dst, KEY, None)
+    assert report["explicit_label"]["detected"] and report["explicit_label"]["corner"] == "bottom-right"
+
+
+def test_a_mark_turned_by_an_autorotating_transcode_is_found(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=50, audio=None)
+    marked = tmp_path / "marked.mp4"
+    label_video_file(src, marked, settings(label=None))
+    turned = tmp_path / "turned.mp4"
+    with av.open(str(marked)) as inp, av.open(str(turned), "w") as out:  # pixels turned, no display matrix
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 256, 384, "yuv420p"
+        for index, frame in enumerate(inp.decode(video=0)):
+            upright = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), -1)),
+                                                 format="rgb24")
+            upright.pts = index
+            out.mux(stream.encode(upright))
+        out.mux(stream.encode(None))
+    found = detect_video_file(turned, KEY)
+    assert found.detected and found.watermark_id == WID and found.right_angle_turns in (1, 3)
+    assert not detect_video_file(src, KEY).detected
