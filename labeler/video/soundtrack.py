@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -30,6 +31,12 @@ MAX_SOUNDTRACK_SECONDS = 600.0
 AUDIO_ENCODERS: dict[str, str] = {"aac": "aac", "opus": "libopus", "mp3": "libmp3lame"}
 #: Shortest soundtrack worth labeling (the prompt alone lasts about 1.5 s).
 MIN_SOUNDTRACK_SECONDS = 1.0
+
+
+def codec_id_name(context: Any) -> str:
+    """The codec's standard name ("av1", "h264", "mp3", "opus"), not its decoder's ("libdav1d", "mp3float")."""
+    codec = getattr(context, "codec", None)
+    return str(getattr(codec, "canonical_name", None) or getattr(context, "name", "") or "")
 
 
 def frame_pcm(frame: av.AudioFrame) -> np.ndarray:
@@ -63,7 +70,7 @@ def decode_soundtrack(
             return None
         stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
-        if not rate or (writable_only and stream.codec_context.name not in AUDIO_ENCODERS):
+        if not rate or (writable_only and codec_id_name(stream.codec_context) not in AUDIO_ENCODERS):
             return None  # e.g. PCM or AC-3 in a MOV: stream-copied as it is, unlabeled
         chunks: list[np.ndarray] = []
         frames = 0

@@ -36,7 +36,7 @@ from labeler.errors import CorruptMedia, InvalidOption, OutputNotWritable, Unsup
 from labeler.explicit.video_overlay import YuvSprite, blend_yuv420, render_sprite
 from labeler.settings import VisibleLabelOptions
 from labeler.video.containers import VideoContainer, sniff_video
-from labeler.video.soundtrack import AUDIO_ENCODERS, frame_pcm
+from labeler.video.soundtrack import AUDIO_ENCODERS, codec_id_name, frame_pcm
 from labeler.watermark.keys import WatermarkKey
 from labeler.watermark.video import FrameMarker, FrameSample, VideoDetection, detect_frames
 
@@ -141,7 +141,7 @@ def label_video_file(
         if not inp.streams.video:
             raise UnsupportedFormat("the file has no video stream")
         vin = inp.streams.video[0]
-        codec = vin.codec_context.name
+        codec = codec_id_name(vin.codec_context)
         encoder = _pick_encoder(codec)
         duration = float(inp.duration / av.time_base) if inp.duration else 0.0
         directory = destination.parent
@@ -205,9 +205,9 @@ def _transcode(
         audio_out: Any = None
         for stream in inp.streams.audio:
             if soundtrack is not None and processed_audio is None:
-                audio_codec = AUDIO_ENCODERS.get(stream.codec_context.name)
+                audio_codec = AUDIO_ENCODERS.get(codec_id_name(stream.codec_context))
                 if audio_codec is None:
-                    raise UnsupportedFormat(f"cannot re-encode {stream.codec_context.name} audio")
+                    raise UnsupportedFormat(f"cannot re-encode {codec_id_name(stream.codec_context)} audio")
                 audio_out = out.add_stream(audio_codec, rate=stream.codec_context.sample_rate)
                 audio_out.layout = stream.codec_context.layout
                 if stream.codec_context.bit_rate:
@@ -273,7 +273,7 @@ def _transcode(
         if frames == 0:
             raise CorruptMedia("the video stream has no decodable frames")
     return VideoLabelResult(
-        container=kind.name, video_codec=vin.codec_context.name, encoder=encoder,
+        container=kind.name, video_codec=codec_id_name(vin.codec_context), encoder=encoder,
         width=vout.width, height=vout.height, frames=frames, duration_seconds=duration, audio=audio_mode,
     )
 

@@ -209,3 +209,23 @@ def test_a_mark_turned_by_an_autorotating_transcode_is_found(tmp_path: Path) -> 
     found = detect_video_file(turned, KEY)
     assert found.detected and found.watermark_id == WID and found.right_angle_turns in (1, 3)
     assert not detect_video_file(src, KEY).detected
+
+
+@pytest.mark.parametrize(("name", "codec", "fmt", "audio"), [
+    ("hevc.mov", "libx265", "mov", "aac"),
+    ("av1.mp4", "libsvtav1", "mp4", "libopus"),
+    ("av1.webm", "libsvtav1", "webm", "libopus"),
+    ("h264-mp3.mp4", "libx264", "mp4", "libmp3lame"),
+])
+def test_each_codec_is_kept_and_labeled(tmp_path: Path, name: str, codec: str, fmt: str, audio: str) -> None:
+    if codec not in av.codecs_available:
+        pytest.skip(f"{codec} is not in this FFmpeg build")
+    src = make_clip(tmp_path / name, codec=codec, frames=50, audio=audio, fmt=fmt, music=True)
+    dst = tmp_path / f"out-{name}"
+    result = label_video_file(src, dst, settings(label=None))
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        assert b.streams.video[0].codec_context.name == a.streams.video[0].codec_context.name
+        assert b.streams.audio[0].codec_context.name == a.streams.audio[0].codec_context.name
+    assert result.container == sniff_video(dst.read_bytes()[:64]).name  # type: ignore[union-attr]
+    assert read_aigc(dst) == {"Label": "1", "ProduceID": "t"}
+    assert detect_video_file(dst, KEY).watermark_id == WID
