@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from labeler.errors import InvalidOption, KeyMissing, LabelerError
+from labeler.errors import InputNotFound, InvalidOption, KeyMissing, LabelerError
 from labeler.settings import Corner, Limits, VisibleLabelOptions
 
 ENV_TOKEN = "LABELER_TOKEN"
@@ -61,6 +61,14 @@ def add_service_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     add_client_options(prop)
 
 
+def _check_input(path: Path) -> None:
+    """The errors a local run gives for a missing input, before anything is sent."""
+    if not path.exists():
+        raise InputNotFound(f"{path} does not exist")
+    if path.is_dir():
+        raise InvalidOption(f"{path} is a directory")
+
+
 def client_for(args: argparse.Namespace) -> Any:
     from labeler.client import LabelerClient, TlsClientSettings
 
@@ -79,7 +87,7 @@ def _corner_enum(value: str) -> Any:
 
 
 def remote_label(args: argparse.Namespace, out: TextIO) -> int:
-    from labeler.fileio import check_output, read_input, write_output
+    from labeler.fileio import check_output
     from labeler.v1 import labeler_pb2 as pb
 
     if args.c2pa or args.font or args.label_value != "1" or args.strength != 1.0 or args.label_height != 0.05:
@@ -93,31 +101,30 @@ def remote_label(args: argparse.Namespace, out: TextIO) -> int:
     )
     if args.watermark_id is not None:
         config.watermark_id = args.watermark_id
-    with client_for(args) as client:
-        reply = client.label(read_input(args.input, _DEFAULT_LIMITS), config)
-    write_output(args.output, reply.data, args.force)
-    info = json.loads(reply.result.result_json)
-    info.update(input=str(args.input), output=str(args.output), recorded=reply.result.recorded, server=args.server)
+    _check_input(args.input)
+    with client_for(args) as client:  # streamed from and to disk: a video is never held whole
+        result = client.label_file(args.input, args.output, config)
+    info = json.loads(result.result_json)
+    info.update(input=str(args.input), output=str(args.output), recorded=result.recorded, server=args.server)
     if args.json:
         out.write(json.dumps(info, ensure_ascii=False, indent=2) + "\n")
     else:
-        wid = reply.result.watermark_id or "none"
-        out.write(f"labeled {args.input} -> {args.output} via {args.server} ({reply.result.format.upper()} "
-                  f"{reply.result.width}x{reply.result.height}; ProduceID {reply.result.produce_id}; "
-                  f"watermark {wid}; {'recorded' if reply.result.recorded else 'not recorded'} by the server)\n")
+        wid = result.watermark_id or "none"
+        out.write(f"labeled {args.input} -> {args.output} via {args.server} ({result.format.upper()} "
+                  f"{result.width}x{result.height}; ProduceID {result.produce_id}; "
+                  f"watermark {wid}; {'recorded' if result.recorded else 'not recorded'} by the server)\n")
     return 0
 
 
 def remote_reports(args: argparse.Namespace, files: list[Path]) -> list[dict[str, Any]]:
     """One report dict per file (the server's `report_json`), or an error entry, like the local path."""
-    from labeler.fileio import read_input
 
     results: list[dict[str, Any]] = []
     with client_for(args) as client:
         for path in files:
             try:
-                reply = client.verify(read_input(path, _DEFAULT_LIMITS), user_declared=args.declared,
-                                      filename=path.name)
+                _check_input(path)
+                reply = client.verify(path, user_declared=args.declared, filename=path.name)
                 report = json.loads(reply.report_json)
                 report["source"] = str(path)
                 results.append(report)
@@ -155,38 +162,37 @@ def cmd_propagate(args: argparse.Namespace, out: TextIO) -> int:
     from labeler.fileio import check_output, read_input, write_output
 
     check_output(args.output, args.force)
-    if not args.server:
-        from labeler.video.labeling import is_video_file
-
-        if is_video_file(args.input):
-            return _propagate_video_locally(args, out)
-    data = read_input(args.input, _DEFAULT_LIMITS)
     if args.server:
         from labeler.v1 import labeler_pb2 as pb
 
+        _check_input(args.input)
         config = pb.PropagateConfig(content_propagator=args.propagator, propagate_id=args.propagate_id or "",
                                     user_declared=args.declared, position=_corner_enum(args.position),
                                     filename=args.input.name)
-        with client_for(args) as client:
-            reply = client.propagate(data, config)
-        output, verdict, label_text = reply.data, pb.Verdict.Name(reply.result.verdict), reply.result.label_text
-        verdict = verdict.removeprefix("VERDICT_").lower()
-        reason, aigc = reply.result.reason, reply.result.aigc_json
-    else:
-        from labeler.cli import _registry
-        from labeler.keyfile import resolve_key
-        from labeler.propagate import PropagateOptions, propagate_bytes
-        from labeler.verify import Verifier
+        with client_for(args) as client:  # streamed from and to disk, like label
+            result = client.propagate_file(args.input, args.output, config)
+        verdict = pb.Verdict.Name(result.verdict).removeprefix("VERDICT_").lower()
+        _print_propagation(args, out, verdict, result.reason, result.label_text, result.aigc_json)
+        return 0
+    from labeler.video.labeling import is_video_file
 
-        key = None
-        with contextlib.suppress(KeyMissing):
-            key = resolve_key(args.key_file)
-        options = PropagateOptions(args.propagator, args.propagate_id, args.declared,
-                                   VisibleLabelOptions(position=Corner.parse(args.position)))
-        with _registry(args) as registry:
-            outcome = propagate_bytes(data, Verifier(key, registry), options)
-        output, verdict, label_text = outcome.data, outcome.verdict.value, outcome.label_text or ""
-        reason, aigc = outcome.report.reason, (outcome.aigc.to_json() if outcome.aigc else "")
+    if is_video_file(args.input):
+        return _propagate_video_locally(args, out)
+    data = read_input(args.input, _DEFAULT_LIMITS)
+    from labeler.cli import _registry
+    from labeler.keyfile import resolve_key
+    from labeler.propagate import PropagateOptions, propagate_bytes
+    from labeler.verify import Verifier
+
+    key = None
+    with contextlib.suppress(KeyMissing):
+        key = resolve_key(args.key_file)
+    options = PropagateOptions(args.propagator, args.propagate_id, args.declared,
+                               VisibleLabelOptions(position=Corner.parse(args.position)))
+    with _registry(args) as registry:
+        outcome = propagate_bytes(data, Verifier(key, registry), options)
+    output, verdict, label_text = outcome.data, outcome.verdict.value, outcome.label_text or ""
+    reason, aigc = outcome.report.reason, (outcome.aigc.to_json() if outcome.aigc else "")
     write_output(args.output, output, args.force)
     _print_propagation(args, out, verdict, reason, label_text, aigc)
     return 0

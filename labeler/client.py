@@ -4,10 +4,12 @@ ErrorInfo reason), so callers handle local and remote failures alike."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import grpc
 
@@ -88,13 +90,21 @@ class LabelerClient:
         self.timeout = timeout
         self.chunk_bytes = chunk_bytes
 
-    def _requests(self, message_type: Any, config_field: str, config: Any, data: bytes) -> Iterator[Any]:
+    def _requests(self, message_type: Any, config_field: str, config: Any, data: bytes | Path) -> Iterator[Any]:
         yield message_type(**{config_field: config})
+        if isinstance(data, Path):  # streamed from disk: a video is never held whole
+            with open(data, "rb") as handle:
+                while chunk := handle.read(self.chunk_bytes):
+                    yield message_type(chunk=chunk)
+            return
         for start in range(0, len(data), self.chunk_bytes):
             yield message_type(chunk=data[start : start + self.chunk_bytes])
 
-    def _streamed(self, method: Any, request_type: Any, config: Any, data: bytes) -> tuple[Any, bytes]:
-        """Call a config+chunks -> result+chunks method; the result message and the joined media."""
+    def _streamed(
+        self, method: Any, request_type: Any, config: Any, data: bytes | Path, sink: BinaryIO | None = None
+    ) -> tuple[Any, bytes]:
+        """Call a config+chunks -> result+chunks method; the result message and the joined media (or, with
+        ``sink``, the media written there as it arrives and b"" returned)."""
         try:
             result = None
             parts: list[bytes] = []
@@ -103,6 +113,8 @@ class LabelerClient:
             ):
                 if response.WhichOneof("kind") == "result":
                     result = response.result
+                elif sink is not None:
+                    sink.write(response.chunk)
                 else:
                     parts.append(response.chunk)
         except grpc.RpcError as error:
@@ -112,10 +124,32 @@ class LabelerClient:
             raise errors.ServiceError("the server sent no result message")
         return result, b"".join(parts)
 
+    def _to_file(self, method: Any, request_type: Any, config: Any, source: Path, destination: Path) -> Any:
+        """Stream ``source`` up and the media that comes back into ``destination``, which appears whole or
+        not at all (a temporary file beside it is renamed at the end)."""
+        folder = destination.parent if str(destination.parent) else Path(".")
+        try:
+            handle, name = tempfile.mkstemp(prefix=f".{destination.name}.", suffix=".part", dir=folder)
+        except OSError as exc:
+            raise errors.OutputNotWritable(f"cannot write to {folder}: {exc.strerror or exc}") from None
+        try:
+            with os.fdopen(handle, "wb") as sink:
+                result, _ = self._streamed(method, request_type, config, source, sink)
+            os.replace(name, destination)
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        return result
+
     def label(self, data: bytes, config: pb.LabelConfig) -> LabelReply:
         return LabelReply(*self._streamed(self._stub.Label, pb.LabelRequest, config, data))
 
-    def verify(self, data: bytes, user_declared: bool = False, filename: str = "") -> pb.VerifyResponse:
+    def label_file(self, source: Path, destination: Path, config: pb.LabelConfig) -> pb.LabelResult:
+        """Label a file of any size: uploaded in chunks from disk, the result streamed into ``destination``."""
+        return self._to_file(self._stub.Label, pb.LabelRequest, config, source, destination)
+
+    def verify(self, data: bytes | Path, user_declared: bool = False, filename: str = "") -> pb.VerifyResponse:
+        """Verify media given as bytes, or as a path (streamed from disk)."""
         config = pb.VerifyConfig(user_declared=user_declared, filename=filename)
         try:
             return self._stub.Verify(  # type: ignore[no-any-return]
@@ -127,6 +161,10 @@ class LabelerClient:
 
     def propagate(self, data: bytes, config: pb.PropagateConfig) -> PropagateReply:
         return PropagateReply(*self._streamed(self._stub.Propagate, pb.PropagateRequest, config, data))
+
+    def propagate_file(self, source: Path, destination: Path, config: pb.PropagateConfig) -> pb.PropagateResult:
+        """Propagate a file of any size, streamed both ways like :meth:`label_file`."""
+        return self._to_file(self._stub.Propagate, pb.PropagateRequest, config, source, destination)
 
     def close(self) -> None:
         self._channel.close()

@@ -76,6 +76,27 @@ def test_label_and_verify_through_the_server(
     assert code == 0 and "CONFIRMED" in stdout
 
 
+def test_a_video_goes_through_the_server_streamed_from_and_to_disk(server: str, tmp_path: Path) -> None:
+    from tests.video.clips import make_clip
+
+    src = make_clip(tmp_path / "clip.mp4", frames=50)
+    out = tmp_path / "labeled.mp4"
+    auth = ["--server", server, "--token", TOKEN]
+    code, stdout, stderr = run("label", src, out, *auth, "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["format"] == "mp4" and out.read_bytes()[4:8] == b"ftyp"
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+    code, stdout, stderr = run("verify", out, *auth, "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["results"][0]["verdict"] == "confirmed"
+    shown = tmp_path / "shown.mp4"
+    code, stdout, stderr = run("propagate", out, shown, "--propagator", "P", *auth, "--json")
+    assert code == 0, stderr
+    assert json.loads(stdout)["verdict"] == "confirmed" and shown.read_bytes()[4:8] == b"ftyp"
+    code, _, stderr = run("label", tmp_path / "missing.mp4", tmp_path / "x.mp4", *auth)
+    assert code == 2 and "INPUT_NOT_FOUND" in stderr
+
+
 def test_server_errors_keep_their_codes(server: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 64)
