@@ -41,7 +41,7 @@ from labeler.provenance.thirdparty import (
     detect_sd_watermark,
 )
 from labeler.settings import C2paSettings, LabelOptions, TrustSettings
-from labeler.verify import Verifier
+from labeler.verification import Verifier
 from labeler.watermark import WatermarkKey
 from tests.helpers import natural_image, sample_photos
 from tests.provenance.test_thirdparty import embed_dwtdct_independently

@@ -46,7 +46,7 @@ from labeler.settings import LabelOptions, Limits
 from labeler.store.registry import Registry
 from labeler.v1 import labeler_pb2 as pb
 from labeler.v1 import labeler_pb2_grpc as pb_grpc
-from labeler.verify import Verifier
+from labeler.verification import Verifier
 from labeler.watermark import WatermarkKey
 
 KEY = WatermarkKey(b"labeler-benchmark-key-0123456789")

@@ -5,6 +5,8 @@ The public API::
     import labeler
     result = labeler.label("in.jpg", "out.jpg", producer="my-service")
     report = labeler.verify("out.jpg")
+    info = labeler.label_video("clip.mp4", "labeled.mp4")   # videos: streamed, summaries as dicts
+    report = labeler.verify_video("labeled.mp4")
 
 or, with explicit settings objects, ``labeler.Labeler(key, registry).label_bytes(data, LabelOptions(...))``
 and ``labeler.Verifier(key, registry).verify_bytes(data)``. Attributes load lazily so that importing a
@@ -20,9 +22,9 @@ __version__ = "0.1.0"
 _LAZY = {
     "Labeler": "labeler.pipeline",
     "LabelResult": "labeler.pipeline",
-    "Verifier": "labeler.verify",
-    "VerifyReport": "labeler.verify",
-    "Verdict": "labeler.verify",
+    "Verifier": "labeler.verification",
+    "VerifyReport": "labeler.verification",
+    "Verdict": "labeler.verification",
     "LabelOptions": "labeler.settings",
     "VisibleLabelOptions": "labeler.settings",
     "Limits": "labeler.settings",
@@ -30,14 +32,16 @@ _LAZY = {
     "Registry": "labeler.store.registry",
     "label": "labeler.api",
     "verify": "labeler.api",
+    "label_video": "labeler.api",
+    "verify_video": "labeler.api",
 }
 
 if TYPE_CHECKING:
-    from labeler.api import label, verify
+    from labeler.api import label, label_video, verify, verify_video
     from labeler.pipeline import Labeler, LabelResult
     from labeler.settings import LabelOptions, Limits, VisibleLabelOptions
     from labeler.store.registry import Registry
-    from labeler.verify import Verdict, Verifier, VerifyReport
+    from labeler.verification import Verdict, Verifier, VerifyReport
     from labeler.watermark.keys import WatermarkKey
 
 
@@ -63,5 +67,7 @@ __all__ = [
     "WatermarkKey",
     "__version__",
     "label",
+    "label_video",
     "verify",
+    "verify_video",
 ]

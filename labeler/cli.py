@@ -339,7 +339,7 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
 
 
 def cmd_verify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from labeler.verify import Verifier
+    from labeler.verification import Verifier
     from labeler.video.labeling import is_video_file
     from labeler.video.verifying import verify_video_file
 

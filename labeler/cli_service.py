@@ -182,7 +182,7 @@ def cmd_propagate(args: argparse.Namespace, out: TextIO) -> int:
     from labeler.cli import _registry
     from labeler.keyfile import resolve_key
     from labeler.propagate import PropagateOptions, propagate_bytes
-    from labeler.verify import Verifier
+    from labeler.verification import Verifier
 
     key = None
     with contextlib.suppress(KeyMissing):
@@ -236,7 +236,7 @@ def cmd_serve(args: argparse.Namespace, err: TextIO) -> int:
     from labeler.pipeline import Labeler
     from labeler.service.server import serve_forever
     from labeler.service.settings import ServiceSettings, TlsSettings
-    from labeler.verify import Verifier
+    from labeler.verification import Verifier
 
     hashes = [h.strip().lower() for h in args.token_hash]
     hashes += [h.strip().lower() for h in os.environ.get(ENV_TOKEN_HASHES, "").split(",") if h.strip()]

@@ -22,7 +22,7 @@ from labeler.keyfile import init_key_file, read_key_file
 from labeler.pipeline import Labeler
 from labeler.settings import LabelOptions
 from labeler.store.registry import Registry
-from labeler.verify import Verdict, Verifier, VerifyReport
+from labeler.verification import Verdict, Verifier, VerifyReport
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")

@@ -18,7 +18,7 @@ import numpy as np
 from labeler.pipeline import Labeler
 from labeler.settings import LabelOptions
 from labeler.store.registry import Registry
-from labeler.verify import Verifier
+from labeler.verification import Verifier
 from labeler.video.labeling import label_video_path, video_record
 from labeler.video.soundtrack import frame_pcm
 from labeler.video.verifying import verify_video_file

@@ -32,7 +32,7 @@ from labeler.metadata.aigc import AigcLabel
 from labeler.metadata.reader import read_aigc
 from labeler.metadata.xmp import merge_aigc_into_xmp
 from labeler.settings import VisibleLabelOptions
-from labeler.verify import Verdict, Verifier, VerifyReport
+from labeler.verification import Verdict, Verifier, VerifyReport
 
 #: The explicit label and GB 45438 Label value each verdict calls for.
 VERDICT_LABELS: dict[Verdict, tuple[str, str]] = {

@@ -12,7 +12,7 @@ from labeler.explicit.audio_prompt import detect_prompt
 from labeler.pipeline import Labeler
 from labeler.propagate import PropagateOptions, propagate_bytes
 from labeler.settings import LabelOptions, Limits
-from labeler.verify import Verifier
+from labeler.verification import Verifier
 from labeler.watermark.keys import WatermarkKey
 
 KEY = WatermarkKey(b"propagate-test-key-0123456789abc")

@@ -12,7 +12,7 @@ from labeler.metadata.xmp import merge_aigc_into_xmp
 from labeler.pipeline import Labeler
 from labeler.settings import LabelOptions
 from labeler.store.registry import Registry
-from labeler.verify import MetadataFinding, Verdict, Verifier, WatermarkFinding, decide
+from labeler.verification import MetadataFinding, Verdict, Verifier, WatermarkFinding, decide
 from labeler.watermark.keys import WatermarkKey
 from tests.conftest import image_bytes
 

@@ -99,7 +99,7 @@ class _Worker:
 
     def __init__(self, config: AuditConfig) -> None:
         from labeler.store.registry import Registry
-        from labeler.verify import Verifier
+        from labeler.verification import Verifier
 
         self.config = config
         self.registry = Registry.open(config.registry_location) if config.registry_location else None

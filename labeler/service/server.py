@@ -21,7 +21,7 @@ from labeler.service.pool import WorkerPool
 from labeler.service.servicer import LabelerServicer
 from labeler.service.settings import ServiceSettings, TlsSettings
 from labeler.v1 import labeler_pb2, labeler_pb2_grpc
-from labeler.verify import Verifier
+from labeler.verification import Verifier
 
 log = logging.getLogger("labeler.service")
 SERVICE_NAME = labeler_pb2.DESCRIPTOR.services_by_name["LabelerService"].full_name

@@ -27,7 +27,7 @@ from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
 from labeler.sniffing import check_head, check_head_or_video, is_video_head
 from labeler.v1 import labeler_pb2 as pb
 from labeler.v1 import labeler_pb2_grpc as pb_grpc
-from labeler.verify import Verdict, Verifier
+from labeler.verification import Verdict, Verifier
 
 T = TypeVar("T")
 log = logging.getLogger("labeler.service")

@@ -21,7 +21,7 @@ from labeler.metadata.aigc import AigcLabel, parse_aigc_json
 from labeler.propagate import VERDICT_LABELS, PropagateOptions, label_for
 from labeler.settings import TrustSettings
 from labeler.store.registry import Registry
-from labeler.verify import Verdict
+from labeler.verification import Verdict
 from labeler.video.transcode import VideoLabelSettings, label_video_file, read_aigc
 from labeler.video.verifying import file_sha256, verify_video_file
 from labeler.watermark import WatermarkKey

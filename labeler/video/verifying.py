@@ -17,7 +17,7 @@ from labeler.provenance.video_verify import video_provenance
 from labeler.provenance.visible_label import detect_visible_label_in_video, explicit_label_mark
 from labeler.settings import TrustSettings
 from labeler.store.registry import Registry
-from labeler.verify import Verdict, _record_dict
+from labeler.verification import Verdict, _record_dict
 from labeler.video.containers import sniff_video
 from labeler.video.soundtrack import verify_soundtrack
 from labeler.video.transcode import _open_input, detect_video_file, read_aigc

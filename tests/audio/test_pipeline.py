@@ -12,7 +12,7 @@ from labeler.errors import CorruptMedia, InvalidOption
 from labeler.pipeline import Labeler
 from labeler.settings import LabelOptions, Limits
 from labeler.store.registry import Registry
-from labeler.verify import Verdict, Verifier
+from labeler.verification import Verdict, Verifier
 from labeler.watermark.keys import WatermarkKey
 from tests.audio.audio_helpers import codec_roundtrip, encode, music_like
 

@@ -23,7 +23,7 @@ from labeler.provenance.securitydata import LabelSigner, content_digest
 from labeler.provenance.video_steps import remux_with_aigc
 from labeler.settings import C2paSettings, LabelOptions, Limits, TrustSettings
 from labeler.store.registry import Registry
-from labeler.verify import Verdict, Verifier
+from labeler.verification import Verdict, Verifier
 from labeler.video.labeling import label_video_path
 from labeler.video.transcode import read_aigc
 from labeler.video.verifying import verify_video_file

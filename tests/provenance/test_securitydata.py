@@ -154,7 +154,7 @@ def test_propagator_signs_reserved_code2(dev: DevPaths) -> None:
     edited = dataclasses.replace(label, propagate_id="post-10")
     assert verify_label(edited, out, "png", role=Role.PROPAGATOR).status is SecurityStatus.TAMPERED
     assert verify_label(edited, out, "png").status is SecurityStatus.AUTHENTIC
-    from labeler.verify import Verifier
+    from labeler.verification import Verifier
 
     report = Verifier().verify_bytes(out)
     assert report.propagator_security is not None and report.propagator_security.authentic

@@ -21,7 +21,7 @@ from labeler.provenance.securitydata import LabelSigner
 from labeler.provenance.thirdparty import ThirdPartyMark
 from labeler.settings import C2paSettings, LabelOptions, Limits, TrustSettings
 from labeler.store.registry import Registry
-from labeler.verify import MetadataFinding, Verdict, Verifier, WatermarkFinding, decide
+from labeler.verification import MetadataFinding, Verdict, Verifier, WatermarkFinding, decide
 from labeler.watermark.keys import WatermarkKey
 from tests.conftest import image_bytes
 from tests.helpers import natural_image

@@ -18,7 +18,7 @@ from labeler.provenance.visible_label import (
     explicit_label_mark,
 )
 from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
-from labeler.verify import MetadataFinding, Verdict, Verifier, WatermarkFinding, decide
+from labeler.verification import MetadataFinding, Verdict, Verifier, WatermarkFinding, decide
 from tests.helpers import jpeg_roundtrip, natural_image, sample_photos
 
 

@@ -15,7 +15,7 @@ from labeler.pipeline import Labeler
 from labeler.service.server import RunningServer, start_server
 from labeler.service.settings import ServiceSettings
 from labeler.store.registry import Registry
-from labeler.verify import Verifier
+from labeler.verification import Verifier
 from labeler.watermark import WatermarkKey
 
 

@@ -36,7 +36,7 @@ from labeler.settings import Limits
 from labeler.store.registry import Registry
 from labeler.v1 import labeler_pb2 as pb
 from labeler.v1 import labeler_pb2_grpc as pb_grpc
-from labeler.verify import Verifier
+from labeler.verification import Verifier
 from labeler.watermark import WatermarkKey
 from tests.conftest import image_bytes
 from tests.service.conftest import ServerThread
