@@ -14,10 +14,12 @@ from labeler.watermark import WatermarkKey
 
 
 def _progress_bar(err: TextIO) -> tuple[object, object]:
+    """A one-line bar, redrawn in place, when stderr is a terminal (scripts and logs get no bar)."""
     state = {"last": -1}
+    shown = bool(getattr(err, "isatty", lambda: False)())
 
     def update(done: float, total: float) -> None:
-        if total <= 0:
+        if total <= 0 or not shown:
             return
         percent = min(100, int(100 * done / total))
         if percent != state["last"]:
@@ -72,6 +74,11 @@ def cmd_label_video(
         out.write(f"labeled {args.input} -> {args.output} ({info['format'].upper()} {info['video_codec']} "
                   f"{info['width']}x{info['height']}, {info['frames']} frames, audio {info['audio']})\n")
         out.write(f"  watermark      id {info['watermark_id'] or 'off'}\n")
+        sound = info.get("soundtrack")
+        if sound:
+            parts = (["\"AI\" rhythm prompt over the opening"] if sound["prompt"] else []) + (
+                ["audio watermark (same id)"] if sound["watermarked"] else [])
+            out.write(f"  soundtrack     {', '.join(parts) or 'unchanged'}\n")
         out.write("  label signed   " + (f"SecurityData key {info['label_key_id']}" if info["label_key_id"] else "no")
                   + "\n")
         out.write("  C2PA           " + ("signed (last step)" if info["c2pa"] else "off") + "\n")
