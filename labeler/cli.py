@@ -89,6 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     cli_service.add_client_options(lab)
     lab.add_argument("--video-label-seconds", type=float, default=2.0, help="video: label the opening N s (≥ 2)")
     lab.add_argument("--video-label-whole", action="store_true", help="video: label every frame")
+    lab.add_argument("--video-label-end", action="store_true",
+                     help="video: label the closing N s too (N from --video-label-seconds)")
     lab.add_argument("--crf", type=int, help="video: encoder CRF (default: near-transparent for the codec)")
     lab.add_argument("--bitrate", type=int, help="video: target bitrate in bit/s instead of CRF")
 

@@ -55,7 +55,7 @@ def cmd_label_video(
     try:
         info = label_video_path(
             args.input, args.output, key, options, force=args.force, label_seconds=args.video_label_seconds,
-            label_whole=args.video_label_whole, crf=args.crf, bitrate=args.bitrate,
+            label_whole=args.video_label_whole, label_end=args.video_label_end, crf=args.crf, bitrate=args.bitrate,
             progress=update,  # type: ignore[arg-type]
             label_signer=label_signer,
         )

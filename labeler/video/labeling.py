@@ -52,6 +52,7 @@ def label_video_path(
     force: bool = False,
     label_seconds: float = 2.0,
     label_whole: bool = False,
+    label_end: bool = False,
     crf: int | None = None,
     bitrate: int | None = None,
     progress: ProgressCallback | None = None,
@@ -75,7 +76,7 @@ def label_video_path(
         watermark_id=watermark_id, key=key if options.watermark else None,
         aigc_json=aigc.to_json() if options.metadata else None,
         label=options.visible_label if options.visible else None,
-        label_seconds=label_seconds, label_whole=label_whole, crf=crf, bitrate=bitrate,
+        label_seconds=label_seconds, label_whole=label_whole, label_end=label_end, crf=crf, bitrate=bitrate,
         strength=options.watermark_strength,
     )
     prompt = PromptOptions.parse(options.audio_prompt, options.audio_prompt_end) if options.visible else None

@@ -64,6 +64,8 @@ class VideoLabelSettings:
     label: VisibleLabelOptions | None = field(default_factory=VisibleLabelOptions)
     label_seconds: float = 2.0
     label_whole: bool = False
+    #: Also label the closing ``label_seconds`` (GB 45438 allows the end and the middle as well).
+    label_end: bool = False
     crf: int | None = None
     bitrate: int | None = None
     strength: float = 1.0
@@ -231,6 +233,8 @@ def _transcode(
         # in avcodec_send_frame, NumPy/OpenCV in their kernels): the mark costs CPU, not wall time, as
         # long as x264 leaves a core idle. One worker, so the pattern and sprite caches see one thread.
         marking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="labeler-mark")
+        # where the picture ends (the container may run on with sound), for a label on the closing seconds
+        video_end = float(vin.duration * vin.time_base) if vin.duration and vin.time_base else duration
         pending: Future[av.VideoFrame] | None = None
         try:
             for packet in inp.demux(streams):
@@ -251,7 +255,7 @@ def _transcode(
                         rotation_set = True
                         if _rotation(frame):
                             vout.set_display_rotation(_rotation(frame))
-                    marked = marking.submit(_label_frame, frame, settings, marker, sprites)
+                    marked = marking.submit(_label_frame, frame, settings, marker, sprites, video_end)
                     if pending is not None:
                         out.mux(vout.encode(pending.result()))
                     pending = marked
@@ -301,6 +305,7 @@ def _label_frame(
     settings: VideoLabelSettings,
     marker: FrameMarker | None,
     sprites: dict[tuple[int, int, int], YuvSprite],
+    duration: float = 0.0,
 ) -> av.VideoFrame:
     if frame.format.name != "yuv420p":
         frame = frame.reformat(format="yuv420p")
@@ -308,7 +313,8 @@ def _label_frame(
     y = marker.mark(y) if marker is not None else y.copy()
     u, v = u.copy(), v.copy()
     seconds = float(frame.time) if frame.time is not None else 0.0
-    if settings.label is not None and (settings.label_whole or seconds < settings.label_seconds):
+    closing = settings.label_end and duration > 0 and seconds >= duration - settings.label_seconds
+    if settings.label is not None and (settings.label_whole or seconds < settings.label_seconds or closing):
         rotation = _rotation(frame)
         size = (frame.height, frame.width, rotation)
         sprite = sprites.get(size)

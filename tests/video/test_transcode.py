@@ -229,3 +229,19 @@ def test_each_codec_is_kept_and_labeled(tmp_path: Path, name: str, codec: str, f
     assert result.container == sniff_video(dst.read_bytes()[:64]).name  # type: ignore[union-attr]
     assert read_aigc(dst) == {"Label": "1", "ProduceID": "t"}
     assert detect_video_file(dst, KEY).watermark_id == WID
+
+
+def test_label_on_the_closing_seconds_too(tmp_path: Path) -> None:
+    src = make_clip(tmp_path / "in.mp4", frames=150, audio=None)  # 6 s
+    dst = tmp_path / "out.mp4"
+    label_video_file(src, dst, settings(label=VisibleLabelOptions(), crf=10, label_end=True))
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        pairs = list(zip(a.decode(video=0), b.decode(video=0), strict=True))
+
+    def corner_diff(i: int) -> float:
+        x = pairs[i][0].to_ndarray(format="gray").astype(float)[-60:, -120:]
+        y = pairs[i][1].to_ndarray(format="gray").astype(float)[-60:, -120:]
+        return float(np.abs(x - y).mean())
+
+    opening, middle, closing = corner_diff(10), corner_diff(75), corner_diff(140)
+    assert opening > 3 * middle + 5 and closing > 3 * middle + 5
