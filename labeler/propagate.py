@@ -91,7 +91,6 @@ def propagate_bytes(data: bytes, verifier: Verifier, options: PropagateOptions) 
     return PropagateResult(output, report, text, placed, aigc, True, hashlib.sha256(output).hexdigest())
 
 
-
 def label_for(found: AigcLabel | None, verdict: Verdict, label_value: str, options: PropagateOptions) -> AigcLabel:
     """The AIGC label a platform writes: the producer's as found (or an empty one) plus its own fields."""
     base = found if found is not None else AigcLabel(label=label_value, content_producer="", produce_id="")
