@@ -76,7 +76,13 @@ def programme_rms(pcm: np.ndarray, sample_rate: int) -> float:
     if usable == 0:
         power = float(np.mean(np.square(pcm, dtype=np.float64))) if pcm.size else 0.0
         return math.sqrt(power)
-    blocks = np.square(pcm[:usable], dtype=np.float64).reshape(-1, frame, pcm.shape[1]).mean(axis=(1, 2))
+    # a minute of frames at a time: a float64 square of a whole soundtrack would be 2x its size again
+    step = frame * 600
+    blocks = np.concatenate([
+        np.square(pcm[start : min(start + step, usable)], dtype=np.float64)
+        .reshape(-1, frame, pcm.shape[1]).mean(axis=(1, 2))
+        for start in range(0, usable, step)
+    ])
     loud = blocks[blocks > 10 ** (GATE_DBFS / 10)]
     return math.sqrt(float(loud.mean())) if loud.size else 0.0
 
@@ -143,12 +149,14 @@ def _prompt_mono(pcm: np.ndarray, sample_rate: int, options: PromptOptions, voic
 
 
 def overlay_prompt(
-    pcm: np.ndarray, sample_rate: int, options: PromptOptions, voice: np.ndarray | None = None
+    pcm: np.ndarray, sample_rate: int, options: PromptOptions, voice: np.ndarray | None = None,
+    in_place: bool = False,
 ) -> np.ndarray:
     """A copy of ``pcm`` (float32 frames x channels) with the prompt laid over its start (and end), the
     programme ducked under it; same length, for soundtracks that must stay in sync with their picture.
-    A programme shorter than the prompt is returned unchanged (there is no room for it)."""
-    out = np.array(pcm, dtype=np.float32, copy=True)
+    A programme shorter than the prompt is returned unchanged (there is no room for it). ``in_place``
+    (float32 ``pcm`` only) writes into ``pcm`` instead of a copy: a long soundtrack is not doubled."""
+    out = pcm if in_place and pcm.dtype == np.float32 else np.array(pcm, dtype=np.float32, copy=True)
     if options.kind == "none":
         return out
     mono = _prompt_mono(pcm, sample_rate, options, voice)

@@ -21,7 +21,13 @@ import numpy as np
 
 from labeler.errors import CorruptMedia
 from labeler.explicit.audio_prompt import PromptDetection, PromptOptions, detect_prompt, overlay_prompt
-from labeler.watermark.audio import AudioDetection, AudioWatermarkSettings, detect_audio, embed_audio
+from labeler.watermark.audio import (
+    FOLD_SECONDS,
+    AudioDetection,
+    AudioWatermarkSettings,
+    detect_audio,
+    embed_audio,
+)
 from labeler.watermark.keys import WatermarkKey
 
 #: Longest soundtrack labeled (10 min of 48 kHz stereo is 230 MB of float32, twice while embedding).
@@ -29,6 +35,9 @@ MAX_SOUNDTRACK_SECONDS = 600.0
 #: Decoder codec name → the encoder the transcode writes a labeled soundtrack back with. Other codecs
 #: (PCM, AC-3, FLAC, ...) are stream-copied unlabeled.
 AUDIO_ENCODERS: dict[str, str] = {"aac": "aac", "opus": "libopus", "mp3": "libmp3lame"}
+#: Verify reads at most this much of a soundtrack: the prompt is in its first seconds and the detector
+#: folds at most FOLD_SECONDS anyway (120 s of 48 kHz stereo is 46 MB of float32).
+VERIFY_SOUNDTRACK_SECONDS = FOLD_SECONDS
 #: Shortest soundtrack worth labeling (the prompt alone lasts about 1.5 s).
 MIN_SOUNDTRACK_SECONDS = 1.0
 
@@ -72,22 +81,35 @@ def decode_soundtrack(
         rate = stream.codec_context.sample_rate
         if not rate or (writable_only and codec_id_name(stream.codec_context) not in AUDIO_ENCODERS):
             return None  # e.g. PCM or AC-3 in a MOV: stream-copied as it is, unlabeled
-        chunks: list[np.ndarray] = []
+        limit = int(max_seconds * rate)
+        # Decoded straight into one array sized from the stream's duration (grown if that was short),
+        # so the soundtrack is held once, not as chunks plus their concatenation.
+        expected = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0
+        buffer = np.zeros((min(limit, int(expected * rate) + rate) or rate, stream.codec_context.channels or 1),
+                          dtype=np.float32)
         frames = 0
         try:
             for frame in container.decode(stream):
                 pcm = frame_pcm(frame)
-                chunks.append(pcm)
-                frames += pcm.shape[0]
-                if frames > max_seconds * rate:
+                if pcm.shape[1] != buffer.shape[1]:
+                    raise CorruptMedia("the soundtrack changes its channel count mid-stream")
+                if frames + pcm.shape[0] > limit:
                     if not keep_opening:
                         return None
-                    break  # verify: the opening max_seconds are enough to find the prompt and the mark
+                    pcm = pcm[: limit - frames]  # verify: the opening max_seconds are enough
+                if frames + pcm.shape[0] > buffer.shape[0]:
+                    grown = np.zeros((min(limit, 2 * (frames + pcm.shape[0])), buffer.shape[1]), dtype=np.float32)
+                    grown[:frames] = buffer[:frames]
+                    buffer = grown
+                buffer[frames : frames + pcm.shape[0]] = pcm
+                frames += pcm.shape[0]
+                if keep_opening and frames >= limit:
+                    break
         except av.FFmpegError as exc:
             raise CorruptMedia(f"audio decode failed: {exc}") from None
-    if not chunks or frames < MIN_SOUNDTRACK_SECONDS * rate:
+    if frames < MIN_SOUNDTRACK_SECONDS * rate:
         return None
-    return np.concatenate(chunks), rate
+    return buffer[:frames], rate
 
 
 class LabeledSoundtrack:
@@ -129,10 +151,10 @@ def prepare_soundtrack(
             from labeler.settings import Limits
 
             voice = load_voice(str(prompt.voice_path), rate, Limits())
-        pcm = overlay_prompt(pcm, rate, prompt, voice)
+        pcm = overlay_prompt(pcm, rate, prompt, voice, in_place=True)
     if wants_mark:
         assert watermark_id is not None and key is not None
-        pcm = embed_audio(pcm, rate, watermark_id, key, AudioWatermarkSettings(strength=strength))
+        pcm = embed_audio(pcm, rate, watermark_id, key, AudioWatermarkSettings(strength=strength), in_place=True)
     return LabeledSoundtrack(pcm, rate, wants_prompt, watermark_id if wants_mark else None)
 
 
@@ -145,8 +167,9 @@ class SoundtrackFindings:
 
 
 def verify_soundtrack(path: Path, key: WatermarkKey | None) -> SoundtrackFindings | None:
-    """The prompt and the audio watermark in a video's first audio stream (None: no usable soundtrack)."""
-    decoded = decode_soundtrack(path, keep_opening=True, writable_only=False)
+    """The prompt and the audio watermark in the opening VERIFY_SOUNDTRACK_SECONDS of a video's first audio
+    stream (None: no usable soundtrack)."""
+    decoded = decode_soundtrack(path, VERIFY_SOUNDTRACK_SECONDS, keep_opening=True, writable_only=False)
     if decoded is None:
         return None
     pcm, rate = decoded

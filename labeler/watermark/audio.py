@@ -272,8 +272,10 @@ def embed_audio(
     watermark_id: int,
     key: WatermarkKey,
     settings: AudioWatermarkSettings | None = None,
+    in_place: bool = False,
 ) -> np.ndarray:
-    """A new float32 array like ``pcm`` (frames x channels) carrying ``watermark_id``.
+    """A new float32 array like ``pcm`` (frames x channels) carrying ``watermark_id`` (``in_place``: ``pcm``
+    itself, marked, when it is float32 — for long soundtracks that should not be held twice).
 
     EMBED_PASSES closed-loop passes: each measures the detector statistic on the current output and
     adds what is still missing, so leakage between neighbouring slots and bands is corrected.
@@ -295,7 +297,7 @@ def embed_audio(
         hi = min(int(period_first_frame[k + 1]) * hop, pcm.shape[0])
         budget[k] = limit * float(np.sum(np.square(pcm[lo:hi], dtype=np.float64))) / pcm.shape[1]
     used = np.zeros(periods)  # norm (not energy) of the delta already added, per period
-    out = pcm.copy()
+    out = pcm if in_place and pcm.dtype == np.float32 else pcm.copy()  # the budget above was read first
     for index in range(EMBED_PASSES):
         log_energy, audible = _tile_log_energy(out, sample_rate, hop, frames, slot_of_frame, slots)
         floor = settings.floor if index == 0 else 0.0

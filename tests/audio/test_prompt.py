@@ -113,3 +113,11 @@ def test_overlay_leaves_a_programme_too_short_for_the_prompt_alone() -> None:
     short = music_like(0.5, SR)
     np.testing.assert_array_equal(overlay_prompt(short, SR, PromptOptions()), short)
     np.testing.assert_array_equal(overlay_prompt(short, SR, PromptOptions("none")), short)
+
+
+def test_overlay_in_place_writes_the_same_samples_into_the_programme() -> None:
+    music = music_like(4.0, SR)
+    expected = overlay_prompt(music, SR, PromptOptions())
+    target = music.copy()
+    assert overlay_prompt(target, SR, PromptOptions(), in_place=True) is target
+    np.testing.assert_array_equal(target, expected)

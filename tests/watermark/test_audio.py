@@ -151,3 +151,13 @@ def test_the_whole_file_is_folded_when_no_segment_decodes(key: WatermarkKey, mon
               elements=st.floats(-1.0, 1.0, width=32)))
 def test_channel_mean_is_numpys_mean_bit_for_bit(pcm: np.ndarray) -> None:
     np.testing.assert_array_equal(wm.channel_mean(pcm), pcm.mean(axis=1, dtype=np.float32))
+
+
+def test_in_place_embedding_marks_the_same_samples() -> None:
+    pcm = music_like(12.0, 44100)
+    key = WatermarkKey(bytes(range(32)))
+    copy_marked = embed_audio(pcm, 44100, 0x1234, key)
+    target = pcm.copy()
+    marked = embed_audio(target, 44100, 0x1234, key, in_place=True)
+    assert marked is target
+    np.testing.assert_array_equal(marked, copy_marked)
