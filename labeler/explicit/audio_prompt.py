@@ -242,13 +242,17 @@ def _match(mono: np.ndarray, sample_rate: int) -> tuple[float, int]:
 
 def detect_prompt(pcm: np.ndarray, sample_rate: int) -> PromptDetection:
     """Whether the "AI" rhythm prompt is at the start and/or the end of ``pcm`` (frames x channels)."""
-    mono = pcm.mean(axis=1).astype(np.float32) if pcm.ndim == 2 else pcm.astype(np.float32)
     span = int(SEARCH_SECONDS * sample_rate)
-    start_corr, start_at = _match(mono[:span], sample_rate)
-    end_corr, _ = _match(mono[-span:], sample_rate) if mono.size > span else (0.0, 0)
+    length = pcm.shape[0]
+
+    def mono(part: np.ndarray) -> np.ndarray:  # only the searched ends are mixed down, not the whole file
+        return part.mean(axis=1).astype(np.float32) if part.ndim == 2 else part.astype(np.float32)
+
+    start_corr, start_at = _match(mono(pcm[:span]), sample_rate)
+    end_corr, _ = _match(mono(pcm[-span:]), sample_rate) if length > span else (0.0, 0)
     return PromptDetection(
         present_at_start=start_corr >= DETECT_CORRELATION,
-        present_at_end=end_corr >= DETECT_CORRELATION and mono.size > span,
+        present_at_end=end_corr >= DETECT_CORRELATION and length > span,
         start_correlation=start_corr,
         end_correlation=end_corr,
         start_seconds=start_at / sample_rate if start_corr >= DETECT_CORRELATION else None,

@@ -52,6 +52,10 @@ CLIP_NEPERS = 0.7
 PHASES = 4
 SCALE_MAX = 2.0
 BLOCK_FRAMES = 4096
+#: The detector keeps only the searched bins of each frame, so its blocks can be small: each frame's FFT
+#: is independent (results do not depend on the block size) and the full-spectrum temporaries of a
+#: block stay near 6 MB instead of 50.
+DETECT_BLOCK_FRAMES = 1024
 #: Tiles quieter than this mean power per bin (relative to full scale) carry no mark.
 SILENCE_POWER = 1e-9
 CODED_BITS = ecc.coded_length(payload.FRAME_BITS)
@@ -444,8 +448,8 @@ def _excerpt_spectrum(pcm: np.ndarray, sample_rate: int) -> tuple[np.ndarray, in
     frames = frame_count(pcm.shape[0], hop)
     window = _sqrt_hann(n_fft)
     parts = []
-    for first in range(0, frames, BLOCK_FRAMES):
-        count = min(BLOCK_FRAMES, frames - first)
+    for first in range(0, frames, DETECT_BLOCK_FRAMES):
+        count = min(DETECT_BLOCK_FRAMES, frames - first)
         spectrum = np.fft.rfft(_mono_frames(pcm, first, count, hop) * window, axis=1)[:, lo:hi]
         parts.append((spectrum.real**2 + spectrum.imag**2).astype(np.float32))
     return np.concatenate(parts), lo, hop, n_fft
