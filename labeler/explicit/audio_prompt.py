@@ -69,21 +69,30 @@ class PromptOptions:
         return cls(text.strip().lower(), at_end)
 
 
-def programme_rms(pcm: np.ndarray, sample_rate: int) -> float:
-    """Gated RMS of the programme: 100-ms frames above GATE_DBFS, all channels together."""
-    frame = max(1, int(0.1 * sample_rate))
+def loudness_frame(sample_rate: int) -> int:
+    """Samples per loudness frame (100 ms)."""
+    return max(1, int(0.1 * sample_rate))
+
+
+def loud_frame_powers(pcm: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mean power (float64) of each whole 100-ms frame of ``pcm`` louder than GATE_DBFS, all channels
+    together; a programme can be measured piece by piece (pieces a whole number of frames long)."""
+    frame = loudness_frame(sample_rate)
     usable = pcm.shape[0] // frame * frame
-    if usable == 0:
-        power = float(np.mean(np.square(pcm, dtype=np.float64))) if pcm.size else 0.0
-        return math.sqrt(power)
     # a minute of frames at a time: a float64 square of a whole soundtrack would be 2x its size again
     step = frame * 600
-    blocks = np.concatenate([
-        np.square(pcm[start : min(start + step, usable)], dtype=np.float64)
-        .reshape(-1, frame, pcm.shape[1]).mean(axis=(1, 2))
-        for start in range(0, usable, step)
-    ])
-    loud = blocks[blocks > 10 ** (GATE_DBFS / 10)]
+    blocks = [np.square(pcm[start : min(start + step, usable)], dtype=np.float64)
+              .reshape(-1, frame, pcm.shape[1]).mean(axis=(1, 2)) for start in range(0, usable, step)]
+    powers = np.concatenate(blocks) if blocks else np.zeros(0)
+    return powers[powers > 10 ** (GATE_DBFS / 10)]
+
+
+def programme_rms(pcm: np.ndarray, sample_rate: int) -> float:
+    """Gated RMS of the programme: 100-ms frames above GATE_DBFS, all channels together."""
+    if pcm.shape[0] < loudness_frame(sample_rate):
+        power = float(np.mean(np.square(pcm, dtype=np.float64))) if pcm.size else 0.0
+        return math.sqrt(power)
+    loud = loud_frame_powers(pcm, sample_rate)
     return math.sqrt(float(loud.mean())) if loud.size else 0.0
 
 
@@ -132,7 +141,12 @@ def add_prompt(
 
 
 def _prompt_mono(pcm: np.ndarray, sample_rate: int, options: PromptOptions, voice: np.ndarray | None) -> np.ndarray:
-    rms = programme_rms(pcm, sample_rate) or 10 ** (-20 / 20)
+    return prompt_samples(sample_rate, programme_rms(pcm, sample_rate), options, voice)
+
+
+def prompt_samples(sample_rate: int, rms: float, options: PromptOptions, voice: np.ndarray | None = None) -> np.ndarray:
+    """The mono prompt (float32, lead and gap included) for a programme of gated RMS ``rms``."""
+    rms = rms or 10 ** (-20 / 20)
     if options.kind == "morse":
         return morse_prompt(sample_rate, rms)
     if voice is None or voice.size == 0:
@@ -163,16 +177,21 @@ def overlay_prompt(
     length = mono.size
     if length > out.shape[0]:
         return out
-    ramp = max(1, round(DUCK_RAMP_SECONDS * sample_rate))
-    duck = np.full(length, DUCK_GAIN, dtype=np.float32)
-    duck[-ramp:] = np.linspace(DUCK_GAIN, 1.0, ramp, dtype=np.float32)
-    starts = [0] + ([out.shape[0] - length] if options.at_end and out.shape[0] >= 2 * length else [])
-    for start, gain in zip(starts, (duck, duck[::-1]), strict=False):
-        section = out[start : start + length]
-        section *= gain[:, None]
-        section += mono[:, None]
-        np.clip(section, -1.0, 1.0, out=section)
+    lay_prompt(out[:length], mono, sample_rate, closing=False)
+    if options.at_end and out.shape[0] >= 2 * length:
+        lay_prompt(out[out.shape[0] - length :], mono, sample_rate, closing=True)
     return out
+
+
+def lay_prompt(section: np.ndarray, mono: np.ndarray, sample_rate: int, closing: bool) -> None:
+    """Duck ``section`` (float32 frames x channels, as long as ``mono``) and add the prompt, in place;
+    the duck ramps back up after an opening prompt and down before a ``closing`` one."""
+    ramp = max(1, round(DUCK_RAMP_SECONDS * sample_rate))
+    duck = np.full(mono.size, DUCK_GAIN, dtype=np.float32)
+    duck[-ramp:] = np.linspace(DUCK_GAIN, 1.0, ramp, dtype=np.float32)
+    section *= (duck[::-1] if closing else duck)[:, None]
+    section += mono[:, None]
+    np.clip(section, -1.0, 1.0, out=section)
 
 
 @dataclass(frozen=True)

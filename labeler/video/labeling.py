@@ -20,8 +20,8 @@ from labeler.settings import LabelOptions
 from labeler.sniffing import is_video_head
 from labeler.store.registry import LabelRecord, Registry
 from labeler.video.containers import sniff_video
-from labeler.video.soundtrack import prepare_soundtrack
-from labeler.video.transcode import ProgressCallback, VideoLabelSettings, label_video_file
+from labeler.video.soundtrack import LabeledSoundtrack, prepare_soundtrack
+from labeler.video.transcode import ProgressCallback, VideoLabelResult, VideoLabelSettings, label_video_file
 from labeler.watermark import WatermarkKey, derive_watermark_id
 
 
@@ -80,7 +80,37 @@ def label_video_path(
         strength=options.watermark_strength,
     )
     prompt = PromptOptions.parse(options.audio_prompt, options.audio_prompt_end) if options.visible else None
-    soundtrack = prepare_soundtrack(source, settings.watermark_id, settings.key, prompt, options.watermark_strength)
+    soundtrack = prepare_soundtrack(source, settings.watermark_id, settings.key, prompt, options.watermark_strength,
+                                    folder=destination.parent if str(destination.parent) else None)
+    try:
+        result, provenance = _label_and_sign(source, destination, settings, soundtrack, progress, options, aigc,
+                                             watermark_id, label_signer)
+    finally:
+        if soundtrack is not None:
+            soundtrack.close()
+    return {
+        "format": result.container, "video_codec": result.video_codec, "encoder": result.encoder,
+        "width": result.width, "height": result.height, "frames": result.frames,
+        "duration_seconds": result.duration_seconds, "audio": result.audio,
+        "soundtrack": {"prompt": soundtrack.prompt, "watermarked": soundtrack.watermark_id is not None,
+                       "sample_rate": soundtrack.sample_rate} if soundtrack is not None else None,
+        "aigc": provenance.aigc.to_dict() if provenance.aigc is not None else None,
+        "label_key_id": label_signer.key_id if (label_signer is not None and provenance.aigc is not None) else None,
+        "c2pa": provenance.c2pa,
+        "c2pa_manifest_store": provenance.manifest_store,
+        "content_producer": options.producer,
+        "produce_id": produce_id,
+        "label_value": options.label_value,
+        "watermark_id": f"{watermark_id:016x}" if watermark_id is not None else None,
+    }
+
+
+def _label_and_sign(
+    source: Path, destination: Path, settings: VideoLabelSettings, soundtrack: LabeledSoundtrack | None,
+    progress: ProgressCallback | None, options: LabelOptions, aigc: AigcLabel, watermark_id: int | None,
+    label_signer: LabelSigner | None,
+) -> tuple[VideoLabelResult, VideoProvenance]:
+    """The transcode, then (when signing) the signature steps of labeler/provenance/video_steps.py."""
     signing = options.c2pa is not None or (label_signer is not None and options.metadata)
     if not signing:
         result = label_video_file(source, destination, settings, soundtrack=soundtrack, progress=progress)
@@ -100,21 +130,7 @@ def label_video_path(
             raise
         provenance = finish_video(labeled, destination, kind.name, kind.muxer, aigc if options.metadata else None,
                                   watermark_id, label_signer, options.c2pa)
-    return {
-        "format": result.container, "video_codec": result.video_codec, "encoder": result.encoder,
-        "width": result.width, "height": result.height, "frames": result.frames,
-        "duration_seconds": result.duration_seconds, "audio": result.audio,
-        "soundtrack": {"prompt": soundtrack.prompt, "watermarked": soundtrack.watermark_id is not None,
-                       "sample_rate": soundtrack.sample_rate} if soundtrack is not None else None,
-        "aigc": provenance.aigc.to_dict() if provenance.aigc is not None else None,
-        "label_key_id": label_signer.key_id if (label_signer is not None and provenance.aigc is not None) else None,
-        "c2pa": provenance.c2pa,
-        "c2pa_manifest_store": provenance.manifest_store,
-        "content_producer": options.producer,
-        "produce_id": produce_id,
-        "label_value": options.label_value,
-        "watermark_id": f"{watermark_id:016x}" if watermark_id is not None else None,
-    }
+    return result, provenance
 
 
 def video_record(info: dict[str, Any], source: Path, output: Path, key: WatermarkKey | None) -> LabelRecord:

@@ -10,11 +10,13 @@ import av
 import numpy as np
 import pytest
 
+from labeler.explicit.audio_prompt import PromptOptions, detect_prompt
 from labeler.settings import LabelOptions
 from labeler.store.registry import Registry
 from labeler.video.labeling import label_video_path, video_record
-from labeler.video.soundtrack import LabeledSoundtrack, decode_soundtrack
+from labeler.video.soundtrack import LabeledSoundtrack, _RawPcm, decode_soundtrack, prepare_soundtrack
 from labeler.video.verifying import verify_video_file
+from labeler.watermark.audio import detect_audio
 from labeler.watermark.keys import WatermarkKey
 from tests.video.clips import make_clip
 
@@ -88,11 +90,36 @@ def test_the_audio_mark_alone_confirms_through_the_registry(labeled: Labeled, tm
     assert recorded["verdict"] == "confirmed" and recorded["registry"][0]["produce_id"] == info["produce_id"]
 
 
-def test_a_chunk_from_another_stream_passes_through_untouched() -> None:
-    labeled = LabeledSoundtrack(np.ones((100, 2), np.float32), 48000, prompt=True, watermark_id=1)
-    chunk = np.zeros((60, 2), np.float32)
-    assert labeled(chunk, 48000) is not chunk and labeled(chunk, 48000) is chunk  # 60 + 60 > 100: past the end
-    assert LabeledSoundtrack(np.ones((100, 2), np.float32), 48000, True, 1)(chunk, 44100) is chunk
+def test_a_chunk_from_another_stream_passes_through_untouched(tmp_path: Path) -> None:
+    raw = _RawPcm(2, tmp_path)
+    raw.append(np.ones((100, 2), np.float32))
+    with LabeledSoundtrack(raw, 48000, prompt=True, watermark_id=1) as labeled:
+        chunk = np.zeros((60, 2), np.float32)
+        first = labeled(chunk, 48000)
+        assert first is not chunk and np.all(first == 1.0)
+        assert labeled(chunk, 48000) is chunk  # 60 + 60 > 100: past the end
+        assert labeled(chunk, 44100) is chunk  # another rate: not the stream that was labeled
+    assert raw.file.closed and list(tmp_path.iterdir()) == []  # the work file is unnamed and gone
+
+
+def test_a_long_soundtrack_is_labeled_window_by_window_from_disk(tmp_path: Path) -> None:
+    # 75 s: three 4-period windows (the last one absorbing the short tail), all on disk
+    source = make_clip(tmp_path / "long.mp4", frames=75 * 25, width=256, height=256, music=True)
+    soundtrack = prepare_soundtrack(source, 0xFEED, KEY, PromptOptions(), folder=tmp_path)
+    assert soundtrack is not None
+    with soundtrack:
+        assert soundtrack.frames >= 74 * 48000 and soundtrack.prompt and soundtrack.watermark_id == 0xFEED
+        labeled = soundtrack.raw.read(0, soundtrack.frames)
+    original = decode_soundtrack(source)
+    assert original is not None
+    noise = labeled[: original[0].shape[0]] - original[0][: labeled.shape[0]]
+    start = 3 * 48000  # after the prompt: the mark alone, 30 dB under the programme
+    programme = np.sum(original[0][start:].astype(np.float64) ** 2)
+    snr = 10 * np.log10(programme / np.sum(noise[start:].astype(np.float64) ** 2))
+    assert snr >= 29.5
+    found = detect_audio(labeled, 48000, KEY)
+    assert found.watermark_id == 0xFEED and found.segments_detected >= 6
+    assert detect_prompt(labeled, 48000).present_at_start
 
 
 def test_soundtracks_too_long_to_label_are_left_alone(labeled: Labeled) -> None:
