@@ -161,22 +161,38 @@ def _decode(data: bytes, limits: Limits, container: AudioContainer) -> DecodedAu
         max_frames = int(limits.max_audio_seconds * rate) + 1
         layout = ctx.layout.name
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        chunks: list[np.ndarray] = []
+        # Decoded straight into one frames x channels array sized from the container's duration (grown
+        # when that was short): an hour of stereo is 1.4 GB of float32, held once, not as chunks plus
+        # their concatenation plus its transpose.
+        expected = int(source.duration / 1_000_000 * rate) + rate if source.duration else 60 * rate
+        pcm = np.zeros((min(expected, max_frames), channels), dtype=np.float32)
         total = 0
+
+        def append(block: np.ndarray) -> None:
+            nonlocal pcm, total
+            if not np.isfinite(block).all():
+                raise CorruptMedia("decoded audio holds NaN or infinite samples")
+            count = block.shape[1]
+            if total + count > pcm.shape[0]:
+                grown = np.zeros((min(max(2 * pcm.shape[0], total + count), max_frames + count), channels),
+                                 dtype=np.float32)
+                grown[:total] = pcm[:total]
+                pcm = grown
+            pcm[total : total + count] = block.T
+            total += count
+
         for frame in source.decode(stream):
             for out in resampler.resample(frame):
                 block = out.to_ndarray()
-                total += block.shape[1]
-                if total > max_frames:
+                if total + block.shape[1] > max_frames:
                     raise MediaTooLarge(f"audio is longer than the limit of {limits.max_audio_seconds:.0f} s")
-                chunks.append(block)
+                append(block)
         for out in resampler.resample(None):
-            chunks.append(out.to_ndarray())
-        if not chunks or sum(c.shape[1] for c in chunks) == 0:
+            append(out.to_ndarray())
+        if total == 0:
             raise EmptyMedia(f"the {container.name.upper()} file holds no audio samples")
-        pcm = np.ascontiguousarray(np.concatenate(chunks, axis=1).T, dtype=np.float32)
-        if not np.isfinite(pcm).all():
-            raise CorruptMedia("decoded audio holds NaN or infinite samples")
+        if total < pcm.shape[0]:
+            pcm = pcm[:total].copy() if total < pcm.shape[0] // 2 else pcm[:total]
         tags = {str(k): str(v) for k, v in source.metadata.items()}
         tags.update({str(k): str(v) for k, v in stream.metadata.items()})
         bit_rate = int(stream.bit_rate or ctx.bit_rate or 0) or None

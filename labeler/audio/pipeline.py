@@ -6,7 +6,7 @@ then the container is written with the AIGC label in its metadata.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -100,9 +100,14 @@ def label_audio(
             assert prompt.voice_path is not None
             voice = load_voice(str(prompt.voice_path), decoded.sample_rate, limits)
         pcm = add_prompt(pcm, decoded.sample_rate, prompt, voice)
+        # The decoded samples are not needed any more (only the stream's parameters): drop them rather than
+        # hold the programme twice.
+        decoded = replace(decoded, pcm=decoded.pcm[:0])
     if watermark_id is not None:
         assert key is not None
-        pcm = embed_audio(pcm, decoded.sample_rate, watermark_id, key, AudioWatermarkSettings(strength=strength))
+        # in place: an hour of audio is not held twice (the decoded copy is not needed after this)
+        pcm = embed_audio(pcm, decoded.sample_rate, watermark_id, key, AudioWatermarkSettings(strength=strength),
+                          in_place=True)
     output = encode_audio(decoded, pcm, aigc.to_json() if aigc is not None else None)
     if aigc is not None and label_signer is not None:  # SecurityData in ReservedCode1 (labeler/provenance/)
         from labeler.provenance.pipeline_steps import sign_reencoded_label
