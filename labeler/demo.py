@@ -9,6 +9,7 @@ user's key or registry. Exit status 0 when every verdict is the expected one.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
 import sys
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from labeler.pipeline import Labeler
 from labeler.settings import LabelOptions
 from labeler.store.registry import Registry
 from labeler.verification import Verdict, Verifier, VerifyReport
+from labeler.watermark.keys import WatermarkKey
 
 SAMPLES = Path(__file__).resolve().parent / "samples"
 SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
@@ -60,6 +62,11 @@ def _print_table(rows: list[list[str]]) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
+#: The demo's own watermark key, public and fixed, with fixed ProduceIDs: every run of `make demo` on every
+#: machine labels the same way and gets the same table (a real deployment uses `labeler keys init`).
+DEMO_KEY = WatermarkKey(hashlib.sha256(b"labeler demo key: public, for the demo only").digest())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labeler.demo", description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("out/demo"))
@@ -68,7 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sub in ("labeled", "travelled"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     key_path = out / "demo.key"
-    key = read_key_file(key_path) if key_path.exists() else init_key_file(key_path)
+    if not key_path.exists():
+        init_key_file(key_path)
+        key_path.write_text(DEMO_KEY.to_hex() + "\n")
+    key = read_key_file(key_path)
 
     samples = sorted(p for p in SAMPLES.iterdir() if p.suffix.lower() in SAMPLE_SUFFIXES)
     if not samples:
@@ -82,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for sample in samples:
             labeled_path = out / "labeled" / sample.name
             result = labeler.label_file(
-                sample, labeled_path, LabelOptions(producer="labeler-demo"), force=True
+                sample, labeled_path, LabelOptions(producer="labeler-demo", produce_id=f"demo-{sample.stem}"),
+                force=True,
             )
             travelled_path = (out / "travelled" / sample.name).with_suffix(".jpg")
             travelled_path.write_bytes(travel(result.data))

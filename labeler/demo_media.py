@@ -124,7 +124,8 @@ def audio_rows(out: Path, labeler: Labeler, verifier: Verifier) -> tuple[list[li
     source = out / "music.wav"
     source.write_bytes(original)
     labeled_path = out / "labeled" / "music.wav"
-    result = labeler.label_file(source, labeled_path, LabelOptions(producer="labeler-demo"), force=True)
+    result = labeler.label_file(source, labeled_path, LabelOptions(producer="labeler-demo", produce_id="demo-music"),
+                                force=True)
     travelled = out / "travelled" / "music.mp3"
     travelled.write_bytes(encode_audio(decode_pcm(result.data), "mp3", "libmp3lame", 128_000))
     rows, all_ok = [], True
@@ -142,7 +143,8 @@ def audio_rows(out: Path, labeler: Labeler, verifier: Verifier) -> tuple[list[li
 def video_rows(out: Path, key: WatermarkKey, registry: Registry) -> tuple[list[list[str]], bool]:
     source = write_video(out / "clip.mp4")
     labeled_path = out / "labeled" / "clip.mp4"
-    info = label_video_path(source, labeled_path, key, LabelOptions(producer="labeler-demo"), force=True)
+    info = label_video_path(source, labeled_path, key, LabelOptions(producer="labeler-demo", produce_id="demo-clip"),
+                            force=True)
     registry.record(video_record(info, source, labeled_path, key))
     travelled = write_video(out / "travelled" / "clip.mp4", crf=28, source=labeled_path)
     rows, all_ok = [], True
