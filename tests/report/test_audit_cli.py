@@ -111,9 +111,9 @@ def test_audit_takes_video_and_audio_with_per_second_plots(key_file: Path, regis
     root.mkdir()
     opts = ["--key-file", str(key_file), "--registry", str(registry_path)]
     clip = make_clip(tmp_path / "clip.mp4", frames=250, music=True)  # 10 s: the audio mark needs them
-    assert run("label", clip, root / "clip.mp4", *opts)[0] == 0
+    assert run("label", clip, root / "clip.mp4", "--produce-id", "audit-clip", *opts)[0] == 0
     (tmp_path / "song.wav").write_bytes(encode_audio(music_sample(6.0), "wav", "pcm_s16le"))
-    assert run("label", tmp_path / "song.wav", root / "song.wav", *opts)[0] == 0
+    assert run("label", tmp_path / "song.wav", root / "song.wav", "--produce-id", "audit-song", *opts)[0] == 0
     shutil.copy(clip, root / "plain.mp4")
     reports = tmp_path / "reports"
     status, _, err = run("verify", root, "-r", "--workers", "2", "--report-jsonl", reports / "r.jsonl",

@@ -34,7 +34,8 @@ def labeled(tmp_path_factory: pytest.TempPathFactory) -> Labeled:
     folder = tmp_path_factory.mktemp("soundtrack")
     source = make_clip(folder / "in.mp4", frames=250, music=True)
     output = folder / "out.mp4"
-    return Labeled(source, output, label_video_path(source, output, KEY, LabelOptions(producer="test"), force=True))
+    options = LabelOptions(producer="test", produce_id="soundtrack-1")  # fixed: the same ID every run
+    return Labeled(source, output, label_video_path(source, output, KEY, options, force=True))
 
 
 def test_the_soundtrack_is_labeled_and_stays_in_sync(labeled: Labeled) -> None:
