@@ -291,9 +291,10 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
                   + "\n")
     if wm["checked"] and "segments" in wm:
         if wm["detected"]:
+            turned = f"; the picture was turned {wm['rotation_degrees']}°" if wm.get("rotation_degrees") else ""
             out.write(f"  watermark  detected id {wm['watermark_id']} in {wm['segments_detected']} of "
                       f"{len(wm['segments'])} segment(s) (false-positive probability "
-                      f"{wm['false_positive_probability']:.1e})\n")
+                      f"{wm['false_positive_probability']:.1e}{turned})\n")
         else:
             out.write(f"  watermark  not detected ({wm['reason']})\n")
     elif not wm["checked"]:
