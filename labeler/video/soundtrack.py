@@ -79,23 +79,38 @@ def frame_pcm(frame: av.AudioFrame) -> np.ndarray:
     return floats
 
 
+def _open(path: Path) -> Any:
+    try:
+        return av.open(str(path), "r")
+    except av.FFmpegError as exc:
+        raise CorruptMedia(f"cannot open video: {exc}") from None
+
+
+def _first_audio_stream(container: Any, writable_only: bool) -> Any:
+    """The soundtrack worth reading: the first audio stream, with a sample rate and (``writable_only``)
+    a codec the transcode can write back; None otherwise."""
+    if not container.streams.audio:
+        return None
+    stream = container.streams.audio[0]
+    if not stream.codec_context.sample_rate:
+        return None
+    if writable_only and codec_id_name(stream.codec_context) not in AUDIO_ENCODERS:
+        return None  # e.g. PCM or AC-3 in a MOV: stream-copied as it is, unlabeled
+    return stream
+
+
 def decode_soundtrack(
     path: Path, max_seconds: float = MAX_SOUNDTRACK_SECONDS, keep_opening: bool = False, writable_only: bool = True
 ) -> tuple[np.ndarray, int] | None:
     """The first audio stream's PCM and sample rate; None when there is none, it is too long or short,
     or (``writable_only``, for labeling) its codec cannot be written back. With ``keep_opening`` (for
     verifying) a longer one is cut to its opening ``max_seconds`` instead."""
-    try:
-        container = av.open(str(path), "r")
-    except av.FFmpegError as exc:
-        raise CorruptMedia(f"cannot open video: {exc}") from None
+    container = _open(path)
     with contextlib.closing(container):
-        if not container.streams.audio:
+        stream = _first_audio_stream(container, writable_only)
+        if stream is None:
             return None
-        stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
-        if not rate or (writable_only and codec_id_name(stream.codec_context) not in AUDIO_ENCODERS):
-            return None  # e.g. PCM or AC-3 in a MOV: stream-copied as it is, unlabeled
         limit = int(max_seconds * rate)
         # Decoded straight into one array sized from the stream's duration (grown if that was short),
         # so the soundtrack is held once, not as chunks plus their concatenation.
@@ -247,17 +262,12 @@ def prepare_soundtrack(
 def _decode_to_disk(path: Path, folder: Path | None, max_seconds: float) -> tuple[_RawPcm, int, float, int] | None:
     """Decode the first audio stream into a temporary file, measuring its gated loudness on the way
     (sum of loud 100-ms frame powers, their count). None when there is nothing to label."""
-    try:
-        container = av.open(str(path), "r")
-    except av.FFmpegError as exc:
-        raise CorruptMedia(f"cannot open video: {exc}") from None
+    container = _open(path)
     with contextlib.closing(container):
-        if not container.streams.audio:
+        stream = _first_audio_stream(container, writable_only=True)
+        if stream is None:
             return None
-        stream = container.streams.audio[0]
         rate = stream.codec_context.sample_rate
-        if not rate or codec_id_name(stream.codec_context) not in AUDIO_ENCODERS:
-            return None  # e.g. PCM or AC-3 in a MOV: stream-copied as it is, unlabeled
         raw: _RawPcm | None = None
         frame_len = loudness_frame(rate)
         pending = np.zeros((0, 1), dtype=np.float32)
