@@ -174,35 +174,11 @@ def cmd_propagate(args: argparse.Namespace, out: TextIO) -> int:
         verdict = pb.Verdict.Name(result.verdict).removeprefix("VERDICT_").lower()
         _print_propagation(args, out, verdict, result.reason, result.label_text, result.aigc_json)
         return 0
-    from labeler.video.labeling import is_video_file
-
-    if is_video_file(args.input):
-        return _propagate_video_locally(args, out)
-    data = read_input(args.input, _DEFAULT_LIMITS)
     from labeler.cli import _registry
     from labeler.keyfile import resolve_key
     from labeler.propagate import PropagateOptions, propagate_bytes
     from labeler.verification import Verifier
-
-    key = None
-    with contextlib.suppress(KeyMissing):
-        key = resolve_key(args.key_file)
-    options = PropagateOptions(args.propagator, args.propagate_id, args.declared,
-                               VisibleLabelOptions(position=Corner.parse(args.position)))
-    with _registry(args) as registry:
-        outcome = propagate_bytes(data, Verifier(key, registry), options)
-    output, verdict, label_text = outcome.data, outcome.verdict.value, outcome.label_text or ""
-    reason, aigc = outcome.report.reason, (outcome.aigc.to_json() if outcome.aigc else "")
-    write_output(args.output, output, args.force)
-    _print_propagation(args, out, verdict, reason, label_text, aigc)
-    return 0
-
-
-def _propagate_video_locally(args: argparse.Namespace, out: TextIO) -> int:
-    """A video is verified and re-encoded from its path, streamed (never read whole)."""
-    from labeler.cli import _registry
-    from labeler.keyfile import resolve_key
-    from labeler.propagate import PropagateOptions
+    from labeler.video.labeling import is_video_file
     from labeler.video.propagating import propagate_video_file
 
     key = None
@@ -210,9 +186,17 @@ def _propagate_video_locally(args: argparse.Namespace, out: TextIO) -> int:
         key = resolve_key(args.key_file)
     options = PropagateOptions(args.propagator, args.propagate_id, args.declared,
                                VisibleLabelOptions(position=Corner.parse(args.position)))
+    if is_video_file(args.input):  # verified and re-encoded from its path, streamed (never read whole)
+        with _registry(args) as registry:
+            video = propagate_video_file(args.input, args.output, key, registry, options, force=args.force)
+        _print_propagation(args, out, video.verdict.value, video.report["reason"], video.label_text or "",
+                           video.aigc.to_json() if video.aigc else "")
+        return 0
+    data = read_input(args.input, _DEFAULT_LIMITS)
     with _registry(args) as registry:
-        outcome = propagate_video_file(args.input, args.output, key, registry, options, force=args.force)
-    _print_propagation(args, out, outcome.verdict.value, outcome.report["reason"], outcome.label_text or "",
+        outcome = propagate_bytes(data, Verifier(key, registry), options)
+    write_output(args.output, outcome.data, args.force)
+    _print_propagation(args, out, outcome.verdict.value, outcome.report.reason, outcome.label_text or "",
                        outcome.aigc.to_json() if outcome.aigc else "")
     return 0
 
