@@ -53,3 +53,18 @@ def _music(start: int, count: int, rate: int = 48000) -> np.ndarray:
     tone = sum(np.sin(2 * np.pi * f0 * k * t) * (0.08 / k) for k in range(1, 10))
     noise = np.random.default_rng(start).standard_normal(count) * 0.01
     return (tone * np.exp(-3.0 * since) + noise).astype(np.float32)
+
+
+def corner_changes(before: Path, after: Path, frames: list[int]) -> list[float]:
+    """Mean absolute luma difference in the bottom-right 120x60 corner (where the label goes by default)
+    between the same frames of two clips, for each index in ``frames``."""
+    wanted = set(frames)
+    found: dict[int, float] = {}
+    with av.open(str(before)) as first, av.open(str(after)) as second:
+        for index, (x, y) in enumerate(zip(first.decode(video=0), second.decode(video=0), strict=False)):
+            if index in wanted:
+                diff = x.to_ndarray(format="gray").astype(float) - y.to_ndarray(format="gray").astype(float)
+                found[index] = float(np.abs(diff[-60:, -120:]).mean())
+    if len(found) != len(wanted):
+        raise AssertionError(f"the clips are shorter than frame {max(wanted)}")
+    return [found[i] for i in frames]

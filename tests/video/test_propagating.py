@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import av
-import numpy as np
 import pytest
 
 from labeler.errors import InvalidOption
@@ -18,7 +16,7 @@ from labeler.video.propagating import propagate_video_file
 from labeler.video.transcode import read_aigc
 from labeler.video.verifying import verify_video_file
 from labeler.watermark.keys import WatermarkKey
-from tests.video.clips import make_clip
+from tests.video.clips import corner_changes, make_clip
 
 KEY = WatermarkKey(b"video-test-key-0123456789abcdef")
 PLATFORM = PropagateOptions("PLATFORM-V", "upload-7")
@@ -31,16 +29,6 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     labeled = folder / "labeled.mp4"
     label_video_path(source, labeled, KEY, LabelOptions(producer="maker", produce_id="job-9"), force=True)
     return {"source": source, "labeled": labeled}
-
-
-def _corner_change(a: Path, b: Path, frame: int) -> float:
-    with av.open(str(a)) as first, av.open(str(b)) as second:
-        pairs = zip(first.decode(video=0), second.decode(video=0), strict=False)
-        for index, (x, y) in enumerate(pairs):
-            if index == frame:
-                diff = x.to_ndarray(format="gray").astype(float) - y.to_ndarray(format="gray").astype(float)
-                return float(np.abs(diff[-60:, -120:]).mean())
-    raise AssertionError("clip too short")
 
 
 def test_a_labeled_video_gets_the_platform_fields_and_ai_label(clips: dict[str, Path], tmp_path: Path) -> None:
@@ -68,7 +56,8 @@ def test_a_declared_video_gets_the_possible_label(clips: dict[str, Path], tmp_pa
     assert tag is not None and tag["Label"] == "2" and tag["ContentProducer"] == "" and tag["ContentPropagator"] == "P"
     assert len(tag["PropagateID"]) == 32  # generated when the platform gives none
     # the label is drawn on the opening seconds only
-    assert _corner_change(clips["source"], out, 10) > 3 * _corner_change(clips["source"], out, 65) + 5
+    opening, later = corner_changes(clips["source"], out, [10, 65])
+    assert opening > 3 * later + 5
 
 
 def test_nothing_to_label_is_a_byte_identical_copy(clips: dict[str, Path], tmp_path: Path) -> None:
