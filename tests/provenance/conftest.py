@@ -30,3 +30,14 @@ def write_chain(directory: Path, name: str, **kwargs: dt.datetime) -> tuple[C2pa
     (directory / f"{name}-ca.pem").write_bytes(chain.ca_pem)
     settings = C2paSettings(cert_chain=directory / f"{name}.pem", private_key=directory / f"{name}.key")
     return settings, directory / f"{name}-ca.pem"
+
+
+@pytest.fixture
+def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh per-test config/data home for CLI runs (`keys init` writes its credentials there) and no
+    key from the environment; returns the path `keys init --path` should use."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.delenv("LABELER_KEY", raising=False)
+    monkeypatch.delenv("LABELER_KEY_FILE", raising=False)
+    return tmp_path / "keys" / "watermark.key"

@@ -221,13 +221,9 @@ def test_bad_c2pa_credentials_leave_no_output(clip: Path, tmp_path: Path) -> Non
 
 
 def test_cli_label_c2pa_and_verify_audio_and_video(
-    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    clip: Path, tmp_path: Path, cli_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.delenv("LABELER_KEY", raising=False)
-    monkeypatch.delenv("LABELER_KEY_FILE", raising=False)
-    key_file = tmp_path / "keys" / "watermark.key"
+    key_file = cli_home
     assert main(["keys", "init", "--path", str(key_file)]) == 0
     common = ["--key-file", str(key_file), "--registry", str(tmp_path / "r.sqlite3")]
     audio = tmp_path / "in.m4a"

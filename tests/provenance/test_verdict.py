@@ -120,13 +120,9 @@ def test_decide_rules() -> None:
     assert verdict is Verdict.NONE and "C2PA" in reason
 
 
-def test_cli_keys_init_label_c2pa_and_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_cli_keys_init_label_c2pa_and_verify(tmp_path: Path, cli_home: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.delenv("LABELER_KEY", raising=False)
-    monkeypatch.delenv("LABELER_KEY_FILE", raising=False)
-    key_file = tmp_path / "keys" / "watermark.key"
+    key_file = cli_home
     assert main(["keys", "init", "--path", str(key_file)]) == 0
     assert (key_file.parent / "c2pa-dev-ca.pem").exists() and (key_file.parent / "aigc-signing.key").exists()
     source = tmp_path / "in.png"
