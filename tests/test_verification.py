@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import io
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
+from labeler.demo import travel  # metadata stripped, 0.75x, JPEG 75
 from labeler.metadata.aigc import AigcLabel
 from labeler.metadata.xmp import merge_aigc_into_xmp
 from labeler.pipeline import Labeler
@@ -15,14 +15,6 @@ from labeler.store.registry import Registry
 from labeler.verification import MetadataFinding, Verdict, Verifier, WatermarkFinding, decide
 from labeler.watermark.keys import WatermarkKey
 from tests.conftest import image_bytes
-
-
-def _strip_and_shrink(data: bytes) -> bytes:
-    rgb = np.array(Image.open(io.BytesIO(data)).convert("RGB"))
-    small = cv2.resize(rgb, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
-    buffer = io.BytesIO()
-    Image.fromarray(small).save(buffer, "JPEG", quality=75)
-    return buffer.getvalue()
 
 
 def test_verdicts_across_the_life_of_a_file(key: WatermarkKey) -> None:
@@ -35,14 +27,14 @@ def test_verdicts_across_the_life_of_a_file(key: WatermarkKey) -> None:
     assert report.watermark.detected and report.records[0].produce_id == "x1"
 
     # Metadata stripped, resized and recompressed: the watermark plus the registry still confirm it.
-    travelled = verifier.verify_bytes(_strip_and_shrink(labeled.data))
+    travelled = verifier.verify_bytes(travel(labeled.data))
     assert not travelled.metadata.present
     assert travelled.verdict is Verdict.CONFIRMED
     assert travelled.watermark.detection is not None
     assert travelled.watermark.detection.watermark_id == labeled.watermark_id
 
     # Without the registry the same watermark is only a trace: suspected.
-    assert Verifier(key, None).verify_bytes(_strip_and_shrink(labeled.data)).verdict is Verdict.SUSPECTED
+    assert Verifier(key, None).verify_bytes(travel(labeled.data)).verdict is Verdict.SUSPECTED
 
     # The original carries nothing; the user's declaration makes it "possible".
     original = verifier.verify_bytes(image_bytes("png"))
