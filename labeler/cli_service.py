@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from labeler.errors import InputNotFound, InvalidOption, KeyMissing, LabelerError
+from labeler.errors import InvalidOption, KeyMissing, LabelerError
 from labeler.settings import Corner, Limits, VisibleLabelOptions
 
 ENV_TOKEN = "LABELER_TOKEN"
@@ -61,14 +61,6 @@ def add_service_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     add_client_options(prop)
 
 
-def _check_input(path: Path) -> None:
-    """The errors a local run gives for a missing input, before anything is sent."""
-    if not path.exists():
-        raise InputNotFound(f"{path} does not exist")
-    if path.is_dir():
-        raise InvalidOption(f"{path} is a directory")
-
-
 def client_for(args: argparse.Namespace) -> Any:
     from labeler.client import LabelerClient, TlsClientSettings
 
@@ -87,7 +79,7 @@ def _corner_enum(value: str) -> Any:
 
 
 def remote_label(args: argparse.Namespace, out: TextIO) -> int:
-    from labeler.fileio import check_output
+    from labeler.fileio import check_input, check_output
     from labeler.v1 import labeler_pb2 as pb
 
     if args.c2pa or args.font or args.label_value != "1" or args.strength != 1.0 or args.label_height != 0.05:
@@ -101,7 +93,7 @@ def remote_label(args: argparse.Namespace, out: TextIO) -> int:
     )
     if args.watermark_id is not None:
         config.watermark_id = args.watermark_id
-    _check_input(args.input)
+    check_input(args.input)
     with client_for(args) as client:  # streamed from and to disk: a video is never held whole
         result = client.label_file(args.input, args.output, config)
     info = json.loads(result.result_json)
@@ -118,12 +110,13 @@ def remote_label(args: argparse.Namespace, out: TextIO) -> int:
 
 def remote_reports(args: argparse.Namespace, files: list[Path]) -> list[dict[str, Any]]:
     """One report dict per file (the server's `report_json`), or an error entry, like the local path."""
+    from labeler.fileio import check_input
 
     results: list[dict[str, Any]] = []
     with client_for(args) as client:
         for path in files:
             try:
-                _check_input(path)
+                check_input(path)
                 reply = client.verify(path, user_declared=args.declared, filename=path.name)
                 report = json.loads(reply.report_json)
                 report["source"] = str(path)
@@ -159,13 +152,13 @@ def remote_verify(
 
 
 def cmd_propagate(args: argparse.Namespace, out: TextIO) -> int:
-    from labeler.fileio import check_output, read_input, write_output
+    from labeler.fileio import check_input, check_output, read_input, write_output
 
     check_output(args.output, args.force)
     if args.server:
         from labeler.v1 import labeler_pb2 as pb
 
-        _check_input(args.input)
+        check_input(args.input)
         config = pb.PropagateConfig(content_propagator=args.propagator, propagate_id=args.propagate_id or "",
                                     user_declared=args.declared, position=_corner_enum(args.position),
                                     filename=args.input.name)

@@ -6,20 +6,36 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from labeler.errors import InputNotFound, InvalidInput, MediaTooLarge, OutputExists, OutputNotWritable
 from labeler.settings import Limits
 
 
-def read_input(path: Path, limits: Limits) -> bytes:
-    try:
+def check_input(path: Path) -> int:
+    """The size of the readable file at ``path``, or the error reading it would give (also for inputs
+    streamed from disk by others, e.g. the client)."""
+    with _input_errors(path):
         size = path.stat().st_size
         if path.is_dir():
             raise InvalidInput(f"{path} is a directory")
-        if size > limits.max_bytes:
-            raise MediaTooLarge(f"{path} is {size} bytes, over the limit of {limits.max_bytes}")
+        with open(path, "rb"):
+            return size
+
+
+def read_input(path: Path, limits: Limits) -> bytes:
+    size = check_input(path)
+    if size > limits.max_bytes:
+        raise MediaTooLarge(f"{path} is {size} bytes, over the limit of {limits.max_bytes}")
+    with _input_errors(path):
         return path.read_bytes()
+
+
+@contextlib.contextmanager
+def _input_errors(path: Path) -> Iterator[None]:
+    try:
+        yield
     except FileNotFoundError:
         raise InputNotFound(f"{path} does not exist") from None
     except PermissionError:
