@@ -43,8 +43,8 @@ from labeler.watermark.audio import (
 )
 from labeler.watermark.keys import WatermarkKey
 
-#: Longest soundtrack :func:`decode_soundtrack` holds in memory (10 min of 48 kHz stereo is 230 MB of
-#: float32). Labeling does not use it: it works from a temporary file, window by window.
+#: Most of a soundtrack :func:`decode_soundtrack` reads into memory by default (10 min of 48 kHz stereo is
+#: 230 MB of float32). Labeling does not use it: it works from a temporary file, window by window.
 MAX_SOUNDTRACK_SECONDS = 600.0
 #: Decoder codec name → the encoder the transcode writes a labeled soundtrack back with. Other codecs
 #: (PCM, AC-3, FLAC, ...) are stream-copied unlabeled.
@@ -99,15 +99,12 @@ def _first_audio_stream(container: Any, writable_only: bool) -> Any:
     return stream
 
 
-def decode_soundtrack(
-    path: Path, max_seconds: float = MAX_SOUNDTRACK_SECONDS, keep_opening: bool = False, writable_only: bool = True
-) -> tuple[np.ndarray, int] | None:
-    """The first audio stream's PCM and sample rate; None when there is none, it is too long or short,
-    or (``writable_only``, for labeling) its codec cannot be written back. With ``keep_opening`` (for
-    verifying) a longer one is cut to its opening ``max_seconds`` instead."""
+def decode_soundtrack(path: Path, max_seconds: float = MAX_SOUNDTRACK_SECONDS) -> tuple[np.ndarray, int] | None:
+    """The opening ``max_seconds`` of the first audio stream (any codec) as PCM, with its sample rate;
+    None when there is none or it is shorter than MIN_SOUNDTRACK_SECONDS. What verify reads."""
     container = _open(path)
     with contextlib.closing(container):
-        stream = _first_audio_stream(container, writable_only)
+        stream = _first_audio_stream(container, writable_only=False)
         if stream is None:
             return None
         rate = stream.codec_context.sample_rate
@@ -123,17 +120,14 @@ def decode_soundtrack(
                 pcm = frame_pcm(frame)
                 if pcm.shape[1] != buffer.shape[1]:
                     raise CorruptMedia("the soundtrack changes its channel count mid-stream")
-                if frames + pcm.shape[0] > limit:
-                    if not keep_opening:
-                        return None
-                    pcm = pcm[: limit - frames]  # verify: the opening max_seconds are enough
+                pcm = pcm[: limit - frames]  # the opening max_seconds are enough
                 if frames + pcm.shape[0] > buffer.shape[0]:
                     grown = np.zeros((min(limit, 2 * (frames + pcm.shape[0])), buffer.shape[1]), dtype=np.float32)
                     grown[:frames] = buffer[:frames]
                     buffer = grown
                 buffer[frames : frames + pcm.shape[0]] = pcm
                 frames += pcm.shape[0]
-                if keep_opening and frames >= limit:
+                if frames >= limit:
                     break
         except av.FFmpegError as exc:
             raise CorruptMedia(f"audio decode failed: {exc}") from None
@@ -318,7 +312,7 @@ class SoundtrackFindings:
 def verify_soundtrack(path: Path, key: WatermarkKey | None) -> SoundtrackFindings | None:
     """The prompt and the audio watermark in the opening VERIFY_SOUNDTRACK_SECONDS of a video's first audio
     stream (None: no usable soundtrack)."""
-    decoded = decode_soundtrack(path, VERIFY_SOUNDTRACK_SECONDS, keep_opening=True, writable_only=False)
+    decoded = decode_soundtrack(path, VERIFY_SOUNDTRACK_SECONDS)
     if decoded is None:
         return None
     pcm, rate = decoded

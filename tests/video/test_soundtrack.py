@@ -124,8 +124,8 @@ def test_a_long_soundtrack_is_labeled_window_by_window_from_disk(tmp_path: Path)
 
 
 def test_soundtracks_too_long_to_label_are_left_alone(labeled: Labeled) -> None:
-    assert decode_soundtrack(labeled.source, max_seconds=5.0) is None
-    opening = decode_soundtrack(labeled.source, max_seconds=5.0, keep_opening=True)  # what verify reads
+    assert prepare_soundtrack(labeled.source, 1, KEY, PromptOptions(), max_seconds=5.0) is None
+    opening = decode_soundtrack(labeled.source, max_seconds=5.0)  # what verify reads
     assert opening is not None and 5.0 <= opening[0].shape[0] / opening[1] < 5.1
     decoded = decode_soundtrack(labeled.source)
     assert decoded is not None and decoded[0].dtype == np.float32 and decoded[0].shape[1] == 2
