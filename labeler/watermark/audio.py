@@ -8,12 +8,16 @@ scrambled coded bit of the 92-bit frame (payload.py, K=7 r=1/3 convolutional cod
 
 Embedding. A chip is carried by the tile's log energy *relative to its neighbourhood* (the detector's
 statistic: log band energy minus the slot's mean over bands, minus the mean of the two slots either side). Because
-the embedder knows the host, it is informed: it computes that statistic on the original audio and
-changes each tile's energy only as much as needed to put it ``margin`` on the chip's side (never more
-than ``cap``, never less than ``floor``). The change is a gain on the STFT bins of the band (the mark is
-made of the programme's own spectrum, so silence stays silent and there is no hiss), added back by
-sqrt-Hann overlap-add, the same delta on every channel. A per-period energy guard keeps the mark at
-least MIN_SNR_DB below the programme.
+the embedder knows the host, it is informed, and it plans per *group* of tiles, not per tile: the
+detector adds a coded bit's ~14 tiles before deciding, so the embedder brings each bit's (clipped) sum
+``margin`` per tile onto its chip's side, spending the change on the tiles that are cheapest in energy
+(quiet within their slot), each capped at ``cap`` (plan_gains). Sync tiles are planned the same way in 97
+groups. A period whose predicted cost passes its budget has its targets lowered together, then loses
+its costliest groups (the code corrects them). Pushing each tile past a margin instead, as the first
+version did, cannot be afforded where the host's statistic varies by a neper per tile (speech). The
+change is a gain on the STFT bins of the band (the mark is made of the programme's own spectrum, so
+silence stays silent and there is no hiss), added back by sqrt-Hann overlap-add, the same delta on every
+channel. A per-period energy guard keeps the mark at least MIN_SNR_DB below the programme.
 
 Detection. The detector computes the same statistic for each of 4 slot phases (and, if that finds
 nothing, for 8 playback speeds within ±1%), folds it modulo the period, finds the pattern offset from
@@ -45,6 +49,8 @@ BANDS = 32
 BAND_LOW_HZ = 500.0
 BAND_HIGH_HZ = 3300.0
 SYNC_TILES = PERIOD_SLOTS * BANDS // 4
+#: Sync tiles are planned in groups about as large as a coded bit's (1360 / 97 = 14 tiles).
+SYNC_GROUPS = 97
 #: Half-width (slots) of the moving average removed from each band's log energy.
 DETREND_HALF_SLOTS = 2
 #: Detector statistic clipped here (nepers) so a transient cannot dominate a sum.
@@ -75,16 +81,20 @@ class AudioWatermarkSettings:
     """Embedding and detection knobs (frozen; defaults are the benchmarked ones)."""
 
     strength: float = 1.0
-    #: Target of the detector statistic on the chip's side, in nepers of band energy.
-    margin: float = 0.12
-    #: Largest change of a tile's band energy, nepers (0.5 ≈ 2.2 dB).
-    cap: float = 0.6
-    #: Smallest change on a tile whose host already agrees with its chip.
-    floor: float = 0.04
+    #: Target of the detector's soft value for each coded bit (the sum over its tiles), as nepers per
+    #: audible tile: a group of tiles carries one bit, so it is the group that must land on its chip's side.
+    margin: float = 0.3
+    #: Sync groups aim at this fraction of ``margin`` (the sync correlation sums all of them at once).
+    sync_margin_scale: float = 0.5
+    #: Largest change of a tile's band energy, nepers (1.5 ≈ 6.5 dB).
+    cap: float = 1.5
     #: The mark's energy stays at least this far below the programme's in every period.
     min_snr_db: float = 30.3
-    #: How strongly a tile's loudness (relative to its slot) shrinks its change (0 = not at all).
+    #: Changes go to the tiles that are cheapest in energy: weight (tile power / slot mean)^-exponent.
     loudness_exponent: float = 1.0
+    #: Share of a period's energy budget the group planner may spend before it drops the costliest groups
+    #: (the rest is headroom for overlap-add leakage, which the synthesis guard then trims).
+    budget_fill: float = 0.95
     segment_seconds: float = SEGMENT_SECONDS
     speed_search: bool = True
     false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT
@@ -104,6 +114,9 @@ class PatternLayout:
     data_tiles: np.ndarray  # int64 flat tile indices
     data_signs: np.ndarray  # float32 ±1 scrambler per data tile
     data_bit: np.ndarray  # int64 coded-bit index per data tile
+    #: int64 (PERIOD_SLOTS, BANDS): the embedder's planning group of each tile — its coded bit, or
+    #: CODED_BITS + a sync group.
+    tile_group: np.ndarray
 
 
 @lru_cache(maxsize=16)
@@ -114,11 +127,15 @@ def pattern_layout(key: WatermarkKey) -> PatternLayout:
     sync = np.zeros(tiles, dtype=np.float32)
     sync[sync_tiles] = key.signs("audio/sync", SYNC_TILES)
     data_bit = key.rng("audio/assign").permutation(np.arange(data_tiles.size) % CODED_BITS)
+    group = np.empty(tiles, dtype=np.int64)
+    group[data_tiles] = data_bit
+    group[sync_tiles] = CODED_BITS + np.arange(sync_tiles.size) % SYNC_GROUPS
     return PatternLayout(
         sync_chips=sync.reshape(PERIOD_SLOTS, BANDS),
         data_tiles=data_tiles.astype(np.int64),
         data_signs=key.signs("audio/scramble", data_tiles.size),
         data_bit=data_bit.astype(np.int64),
+        tile_group=group.reshape(PERIOD_SLOTS, BANDS),
     )
 
 
@@ -248,26 +265,104 @@ def _slots_of_frames(frames: int, hop: int, sample_rate: int, speed: float = 1.0
     return np.floor((centres * speed + phase) / SLOT_SECONDS).astype(np.int64)
 
 
-def informed_gains(
-    log_energy: np.ndarray, chips: np.ndarray, audible: np.ndarray, settings: AudioWatermarkSettings, floor: float
+GROUPS_PER_PERIOD = CODED_BITS + SYNC_GROUPS
+#: Rounds of the group planner (each measures the statistic with the changes so far and adds what is
+#: still missing; later rounds only correct the neighbourhood means the first one moved).
+PLAN_ROUNDS = 4
+
+
+def plan_gains(
+    log_energy: np.ndarray, chips: np.ndarray, audible: np.ndarray, groups: np.ndarray, tile_energy: np.ndarray,
+    budget: np.ndarray, settings: AudioWatermarkSettings,
 ) -> np.ndarray:
-    """Per-tile change of log band energy (nepers) that puts the detector statistic ``margin`` on the
-    side of each chip, bounded by ``floor`` and ``cap`` (scaled by strength); 0 on inaudible tiles."""
-    # Energy-aware: a tile's share of its slot's energy sets what changing it costs in SNR, so loud
-    # tiles get smaller changes and quieter (still audible) ones larger, within [1/4, 2] of nominal.
-    share = np.exp(log_energy - np.log(np.mean(np.exp(log_energy), axis=1, keepdims=True)))
-    scale = np.clip(share ** (-settings.loudness_exponent), 0.25, SCALE_MAX)
-    margin = settings.margin * settings.strength * scale
-    cap = settings.cap * settings.strength * scale
-    floor = floor * settings.strength * scale
-    active = audible.max(axis=1) > 0
-    stat = detrend(log_energy, active)
-    delta = chips * np.clip(margin - chips * stat, floor, cap)
-    delta *= audible
-    # One correction: the change moves the neighbourhood means a little.
-    stat = detrend(log_energy + delta, active)
-    delta = np.clip(delta + chips * np.clip(margin - chips * stat, 0.0, cap) * audible, -cap, cap)
-    return (delta * audible).astype(np.float32)
+    """Per-tile change of log band energy (nepers), planned per group of tiles (``groups``: a coded bit
+    or a sync group per period, GROUPS_PER_PERIOD per period).
+
+    Why groups: the detector adds a bit's tiles before deciding, and the host's statistic varies by
+    0.7-1.4 nepers per tile (speech more than music), so pushing every tile past a margin is
+    unaffordable within the SNR budget. Instead each group's clipped sum is brought to ``margin`` x its
+    audible tiles, the missing amount spread over the group's tiles in proportion to how cheap they are
+    (tile power relative to its slot, to the power -``loudness_exponent``: minimising the energy
+    sum E_t d_t^2 under a fixed sum of d_t gives d_t ~ 1/E_t), each change capped. Tiles whose statistic
+    is already clipped on the chip's side, or hopelessly on the other side, are left alone.
+
+    Budget: the predicted cost of a period (tile energy x (e^(d/2)-1)^2 summed) must stay within
+    ``budget_fill`` of its budget. Over it, the period's targets are lowered together (bisection down to
+    MIN_TARGET_SCALE: every bit still leans the right way); only if that is not enough are its costliest
+    groups dropped (the code corrects them)."""
+    aud = audible > 0
+    flat = groups.reshape(-1)
+    periods = -(-(int(flat.max()) + 1) // GROUPS_PER_PERIOD) if flat.size else 0
+    count = periods * GROUPS_PER_PERIOD
+    is_sync = np.arange(count) % GROUPS_PER_PERIOD >= CODED_BITS
+    base = (settings.margin * settings.strength * np.where(is_sync, settings.sync_margin_scale, 1.0)
+            * np.bincount(flat, aud.reshape(-1), minlength=count))
+    allowed = settings.budget_fill * np.pad(budget[:periods], (0, max(0, periods - budget.size)))
+    relative = np.exp(log_energy - np.log(np.mean(np.exp(log_energy), axis=1, keepdims=True)))
+    cheapness = np.where(aud, np.maximum(relative, 1e-3) ** -settings.loudness_exponent, 0.0)
+
+    def solve(scale: np.ndarray, drop: bool) -> tuple[np.ndarray, np.ndarray]:
+        return _plan_rounds(log_energy, chips, aud, groups, tile_energy, cheapness,
+                            base * np.repeat(scale, GROUPS_PER_PERIOD), allowed if drop else None, settings)
+
+    scale = np.ones(periods)
+    delta, spent = solve(scale, drop=False)
+    over = spent > allowed
+    if over.any():
+        lo, hi = np.full(periods, MIN_TARGET_SCALE), np.ones(periods)
+        for _ in range(TARGET_BISECTIONS):
+            mid = np.where(over, (lo + hi) / 2, 1.0)
+            _, spent = solve(mid, drop=False)
+            fits = spent <= allowed
+            lo = np.where(over & fits, mid, lo)
+            hi = np.where(over & ~fits, mid, hi)
+        scale = np.where(over, lo, 1.0)
+        delta, _ = solve(scale, drop=True)
+    return (delta * aud).astype(np.float32)
+
+
+#: Lowest share of the margin a period's bits are planned for before groups are dropped (lower
+#: helps steady synthetic tones, but on speech the bits then sit too close to zero to survive codecs).
+MIN_TARGET_SCALE = 0.7
+TARGET_BISECTIONS = 5
+
+
+def _plan_rounds(
+    log_energy: np.ndarray, chips: np.ndarray, aud: np.ndarray, groups: np.ndarray, tile_energy: np.ndarray,
+    cheapness: np.ndarray, target: np.ndarray, allowed: np.ndarray | None, settings: AudioWatermarkSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """PLAN_ROUNDS rounds towards the group targets; the plan and its predicted cost per period. With
+    ``allowed``, a period over it loses its costliest groups."""
+    active: np.ndarray = np.asarray(aud.any(axis=1))
+    cap = settings.cap * settings.strength
+    flat = groups.reshape(-1)
+    count = target.size
+    periods = count // GROUPS_PER_PERIOD
+    keep = np.ones(count, dtype=bool)
+    delta = np.zeros_like(log_energy)
+    cost: np.ndarray = np.zeros(count)
+    for _ in range(PLAN_ROUNDS):
+        side = chips * detrend(log_energy + delta, active)
+        total = np.bincount(flat, (np.clip(side, -CLIP_NEPERS, CLIP_NEPERS) * aud).reshape(-1), minlength=count)
+        missing = np.maximum(target - total, 0.0) * keep
+        movable = cheapness * (side < CLIP_NEPERS) * (side > -CLIP_NEPERS - 0.3) * (np.abs(delta) < cap - 1e-6)
+        share = np.bincount(flat, movable.reshape(-1), minlength=count)
+        step = np.where(share > 0, missing / np.maximum(share, 1e-12), 0.0)
+        delta = np.clip(delta + chips * step[groups] * movable, -cap, cap)
+        cost = np.bincount(flat, (tile_energy * np.expm1(delta / 2.0) ** 2).reshape(-1), minlength=count)
+        if allowed is None:
+            continue
+        for k in range(periods):
+            lo, hi = k * GROUPS_PER_PERIOD, (k + 1) * GROUPS_PER_PERIOD
+            spent = float(cost[lo:hi].sum())
+            if spent <= allowed[k]:
+                continue
+            order = np.argsort(cost[lo:hi])[::-1]
+            left = spent - np.cumsum(cost[lo:hi][order])
+            keep[lo + order[: int(np.searchsorted(-left, -allowed[k])) + 1]] = False
+        delta *= keep[groups]
+        cost *= keep
+    return delta, cost.reshape(periods, GROUPS_PER_PERIOD).sum(axis=1)
 
 
 def embed_audio(
@@ -302,10 +397,17 @@ def embed_audio(
         budget[k] = limit * float(np.sum(np.square(pcm[lo:hi], dtype=np.float64))) / pcm.shape[1]
     used = np.zeros(periods)  # norm (not energy) of the delta already added, per period
     out = pcm if in_place and pcm.dtype == np.float32 else pcm.copy()  # the budget above was read first
-    for index in range(EMBED_PASSES):
+    layout = pattern_layout(key)
+    slot_index = np.arange(slots)
+    groups = layout.tile_group[slot_index % PERIOD_SLOTS] + (slot_index // PERIOD_SLOTS)[:, None] * GROUPS_PER_PERIOD
+    widths = np.diff(band_edges(sample_rate, 2 * hop)).astype(np.float64)
+    frames_per_slot = np.bincount(slot_of_frame, minlength=slots).astype(np.float64)
+    for _ in range(EMBED_PASSES):
         log_energy, audible = _tile_log_energy(out, sample_rate, hop, frames, slot_of_frame, slots)
-        floor = settings.floor if index == 0 else 0.0
-        delta = informed_gains(log_energy, chips, audible, settings, floor)
+        # Each tile's energy in sample units (Parseval over sqrt-Hann frames at 50% overlap, one-sided bins).
+        tile_energy = 2.0 * np.exp(log_energy) * widths[None, :] * frames_per_slot[:, None]
+        remaining = np.maximum(budget - used**2, 0.0)
+        delta = plan_gains(log_energy, chips, audible, groups, tile_energy, remaining, settings)
         amplitude = (np.exp(delta / 2.0) - 1.0).astype(np.float32)
         if not np.any(amplitude):
             break

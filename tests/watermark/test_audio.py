@@ -11,7 +11,7 @@ from labeler.audio.codec import resample_pcm
 from labeler.errors import InvalidOption
 from labeler.watermark.audio import AudioWatermarkSettings, detect_audio, detect_excerpt, embed_audio
 from labeler.watermark.keys import WatermarkKey
-from tests.audio.audio_helpers import codec_roundtrip, music_like, snr_db
+from tests.audio.audio_helpers import codec_roundtrip, music_like, snr_db, speech_like
 
 SR = 44100
 ID = 0x0123_4567_89AB_CDEF
@@ -161,3 +161,68 @@ def test_in_place_embedding_marks_the_same_samples() -> None:
     marked = embed_audio(target, 44100, 0x1234, key, in_place=True)
     assert marked is target
     np.testing.assert_array_equal(marked, copy_marked)
+
+
+def test_speech_excerpts_decode(key: WatermarkKey) -> None:
+    # Speech defeated the tile-by-tile embedder (none of these decoded with any key tried, and 0% of real
+    # speech excerpts in make bench): its band statistic varies too much for the SNR budget. Planning per
+    # coded bit decodes 3-8 of these 8 depending on the key (real speech: docs/audio.md), still marginal:
+    # the host statistic changes with the excerpt's framing, which the plan cannot cancel.
+    decoded = 0
+    for seed in range(8):
+        programme = speech_like(14.0, SR, seed=seed)
+        marked = embed_audio(programme, SR, ID, key)
+        assert snr_db(programme, marked) >= 30.0
+        found = detect_excerpt(marked[2 * SR : 12 * SR], SR, key, NO_SEARCH)
+        assert found.watermark_id in (None, ID)
+        decoded += found.watermark_id == ID
+    assert decoded >= 2
+
+
+def _plan_inputs(seed: int, key: WatermarkKey) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    slots = 2 * wm.PERIOD_SLOTS
+    layout = wm.pattern_layout(key)
+    chips = wm.pattern_chips(layout, ID)[np.arange(slots) % wm.PERIOD_SLOTS]
+    index = np.arange(slots)
+    groups = layout.tile_group[index % wm.PERIOD_SLOTS] + (index // wm.PERIOD_SLOTS)[:, None] * wm.GROUPS_PER_PERIOD
+    log_energy = rng.normal(-8.0, 1.2, (slots, wm.BANDS))
+    audible = (rng.random((slots, wm.BANDS)) > 0.1).astype(np.float32)
+    tile_energy = np.exp(log_energy) * 50.0
+    return log_energy, chips, audible, groups, tile_energy
+
+
+def _group_totals(delta: np.ndarray, log_energy: np.ndarray, chips: np.ndarray, audible: np.ndarray,
+                  groups: np.ndarray) -> np.ndarray:
+    side = chips * wm.detrend(log_energy + delta, audible.any(axis=1))
+    clipped = np.clip(side, -wm.CLIP_NEPERS, wm.CLIP_NEPERS) * audible
+    return np.bincount(groups.reshape(-1), clipped.reshape(-1))
+
+
+def test_plan_reaches_every_group_target_when_the_budget_allows(key: WatermarkKey) -> None:
+    log_energy, chips, audible, groups, tile_energy = _plan_inputs(1, key)
+    settings = AudioWatermarkSettings()
+    delta = wm.plan_gains(log_energy, chips, audible, groups, tile_energy, np.array([1e9, 1e9]), settings)
+    assert np.all(delta[audible == 0] == 0) and np.abs(delta).max() <= settings.cap + 1e-6
+    totals = _group_totals(delta, log_energy, chips, audible, groups)
+    host = _group_totals(np.zeros_like(delta), log_energy, chips, audible, groups)
+    assert np.mean(host > 0) < 0.7  # the host alone puts many groups on the wrong side
+    assert np.mean(totals > 0) > 0.98
+
+
+def test_plan_keeps_each_periods_predicted_cost_within_its_budget(key: WatermarkKey) -> None:
+    log_energy, chips, audible, groups, tile_energy = _plan_inputs(2, key)
+    settings = AudioWatermarkSettings()
+    generous = wm.plan_gains(log_energy, chips, audible, groups, tile_energy, np.array([1e9, 1e9]), settings)
+    cost = tile_energy * np.expm1(generous / 2.0) ** 2
+    full = np.array([cost[: wm.PERIOD_SLOTS].sum(), cost[wm.PERIOD_SLOTS :].sum()])
+    budget = full * np.array([0.3, 2.0])  # the first period cannot afford the full plan, the second can
+    delta = wm.plan_gains(log_energy, chips, audible, groups, tile_energy, budget, settings)
+    cost = tile_energy * np.expm1(delta / 2.0) ** 2
+    spent = np.array([cost[: wm.PERIOD_SLOTS].sum(), cost[wm.PERIOD_SLOTS :].sum()])
+    assert spent[0] <= settings.budget_fill * budget[0] * (1 + 1e-9)
+    assert spent[1] == pytest.approx(full[1], rel=0.05)  # the second period keeps its full plan
+    totals = _group_totals(delta, log_energy, chips, audible, groups)
+    assert np.mean(totals[wm.GROUPS_PER_PERIOD :] > 0) > 0.98
+    # Even the cut period keeps most of its bits on the right side.
+    assert np.mean(totals[: wm.GROUPS_PER_PERIOD] > 0) > 0.8
