@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
+import labeler
+labeler_file = labeler.__file__
 from labeler.pipeline import Labeler
 from labeler.settings import LabelOptions
 from labeler.watermark.keys import WatermarkKey
@@ -104,8 +106,10 @@ def write_programme(path: Path, minutes: float, muxer: str, codec: str, bit_rate
 
 def measure(tree: Path, route: str, source: Path, destination: Path) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
-    done = subprocess.run([sys.executable, "-c", CHILD, route, str(source), str(destination)], env=env,
-                          capture_output=True, text=True, check=False)
+    # run in ``tree``: ``python -c`` puts the working folder first on sys.path, before PYTHONPATH
+    done = subprocess.run([sys.executable, "-c", CHILD + f"\nassert labeler_file.startswith({str(tree)!r})\n",
+                           route, str(source), str(destination)], env=env, cwd=tree, capture_output=True,
+                          text=True, check=False)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
     row = json.loads(done.stdout.strip().splitlines()[-1])
