@@ -124,10 +124,9 @@ def audio_rows(out: Path, labeler: Labeler, verifier: Verifier) -> tuple[list[li
     source = out / "music.wav"
     source.write_bytes(original)
     labeled_path = out / "labeled" / "music.wav"
-    result = labeler.label_file(source, labeled_path, LabelOptions(producer="labeler-demo", produce_id="demo-music"),
-                                force=True)
-    travelled = out / "travelled" / "music.mp3"
-    travelled.write_bytes(encode_audio(decode_pcm(result.data), "mp3", "libmp3lame", 128_000))
+    labeler.label_file(source, labeled_path, LabelOptions(producer="labeler-demo", produce_id="demo-music"), force=True)
+    travelled = out / "travelled" / "music.mp3"  # label_file streams audio: the labeled file is read back
+    travelled.write_bytes(encode_audio(decode_pcm(labeled_path.read_bytes()), "mp3", "libmp3lame", 128_000))
     rows, all_ok = [], True
     for stage, path, expected in (("original", source, "none"), ("labeled", labeled_path, "confirmed"),
                                   ("travelled", travelled, "confirmed")):

@@ -4,6 +4,7 @@ whole or not at all (written to a temporary file in the same folder, then rename
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -42,6 +43,15 @@ def _input_errors(path: Path) -> Iterator[None]:
         raise InputNotFound(f"{path} is not readable (permission denied)") from None
     except IsADirectoryError:
         raise InvalidInput(f"{path} is a directory") from None
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 hex of a file, read in 1 MiB blocks (never whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def same_file(a: Path, b: Path) -> bool:

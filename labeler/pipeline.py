@@ -104,13 +104,16 @@ class Labeler:
         #: When set, the AIGC label carries TC260 SecurityData (signature + content binding) in ReservedCode1.
         self.label_signer = label_signer
 
-    def label_bytes(self, data: bytes, options: LabelOptions | None = None, record: bool = True) -> LabelResult:
-        """Label media in memory. ``record`` False leaves the registry to the caller (see label_file)."""
-        options = options or LabelOptions()
+    def _check_options(self, options: LabelOptions) -> None:
         if options.watermark and self.key is None:
             raise KeyMissing("watermarking needs a key (run `labeler keys init`, or pass --no-watermark)")
         if not (options.visible or options.metadata or options.watermark):
             raise InvalidOption("nothing to do: visible label, metadata and watermark are all off")
+
+    def label_bytes(self, data: bytes, options: LabelOptions | None = None, record: bool = True) -> LabelResult:
+        """Label media in memory. ``record`` False leaves the registry to the caller (see label_file)."""
+        options = options or LabelOptions()
+        self._check_options(options)
         audio_container = sniff_audio(data)
         if audio_container is not None:
             return self._label_audio(data, audio_container, options, record)
@@ -175,9 +178,10 @@ class Labeler:
             self.record(result)
         return result
 
-    def _label_audio(
-        self, data: bytes, container: AudioContainer, options: LabelOptions, record: bool
-    ) -> LabelResult:
+    def _audio_plan(
+        self, options: LabelOptions
+    ) -> tuple[str, int | None, AigcLabel | None, PromptOptions | None]:
+        """ProduceID, watermark ID, AIGC label and prompt of an audio labeling."""
         produce_id = options.produce_id or new_produce_id()
         watermark_id = None
         if options.watermark:
@@ -192,6 +196,12 @@ class Labeler:
             else None
         )
         prompt = PromptOptions.parse(options.audio_prompt, options.audio_prompt_end) if options.visible else None
+        return produce_id, watermark_id, aigc, prompt
+
+    def _label_audio(
+        self, data: bytes, container: AudioContainer, options: LabelOptions, record: bool
+    ) -> LabelResult:
+        produce_id, watermark_id, aigc, prompt = self._audio_plan(options)
         outcome = label_audio(
             data, container, key=self.key, watermark_id=watermark_id, aigc=aigc, prompt=prompt,
             strength=options.watermark_strength, limits=self.limits, label_signer=self.label_signer,
@@ -215,6 +225,31 @@ class Labeler:
         if record:
             self.record(result)
         return result
+
+    def _label_audio_file(
+        self, source: Path, destination: Path, container: AudioContainer, options: LabelOptions, force: bool
+    ) -> LabelResult:
+        """An audio file labeled path to path, streamed (labeler/audio/streaming.py): memory does not grow
+        with its length. The result is ``_label_audio``'s with ``data`` empty (the output is on disk)."""
+        from labeler.audio.streaming import label_audio_file
+
+        produce_id, watermark_id, aigc, prompt = self._audio_plan(options)
+        streamed = label_audio_file(
+            source, destination, container, key=self.key, watermark_id=watermark_id, aigc=aigc, prompt=prompt,
+            strength=options.watermark_strength, limits=self.limits, label_signer=self.label_signer,
+            c2pa=options.c2pa, force=force,
+        )
+        aigc = streamed.outcome.aigc
+        return LabelResult(
+            data=b"", format=container.name, width=0, height=0, content_producer=options.producer,
+            produce_id=produce_id, label_value=options.label_value, aigc=aigc, visible=None,
+            watermark_id=watermark_id, watermark_skipped=None,
+            key_id=self.key.key_id if (self.key is not None and watermark_id is not None) else None,
+            input_sha256=streamed.input_sha256, output_sha256=streamed.output_sha256,
+            audio=streamed.outcome.info(),
+            label_key_id=self.label_signer.key_id if (aigc is not None and self.label_signer is not None) else None,
+            c2pa=streamed.c2pa, c2pa_manifest_store=streamed.c2pa_manifest_store,
+        )
 
     def record(self, result: LabelResult) -> bool:
         """Store ``result`` in the registry (when there is one); True when stored."""
@@ -243,12 +278,36 @@ class Labeler:
     def label_file(
         self, source: Path, destination: Path, options: LabelOptions | None = None, force: bool = False
     ) -> LabelResult:
-        """Label ``source`` into a new file ``destination``; the source is never modified."""
+        """Label ``source`` into a new file ``destination``; the source is never modified.
+
+        Audio files are streamed from path to path (labeler/audio/streaming.py): memory stays bounded
+        however long they are, and the result's ``data`` is empty (the labeled audio is in
+        ``destination``; ``output_sha256`` is its hash). Images are labeled in memory and ``data`` holds
+        the bytes written."""
         if same_file(source, destination) or source.resolve() == destination.resolve():
             raise InvalidOption("the output must be a different file from the input (originals are never modified)")
         check_output(destination, force)
-        result = self.label_bytes(read_input(source, self.limits), options, record=False)
-        write_output(destination, result.data, force=force)
+        audio_container = _sniff_audio_path(source)
+        if audio_container is not None:
+            options = options or LabelOptions()
+            self._check_options(options)
+            result = self._label_audio_file(source, destination, audio_container, options, force)
+        else:
+            result = self.label_bytes(read_input(source, self.limits), options, record=False)
+            write_output(destination, result.data, force=force)
         # Recorded only once the file exists, so the registry never lists output that was not written.
         self.record(result)
         return result
+
+
+def _sniff_audio_path(source: Path) -> AudioContainer | None:
+    """The audio container of ``source`` from its first bytes; None for anything else (and for inputs
+    that cannot be read: the in-memory route reports those with its usual errors)."""
+    from labeler.audio.codec import sniff_audio_file
+    from labeler.fileio import check_input
+
+    check_input(source)  # InputNotFound / InvalidInput, as read_input says them
+    try:
+        return sniff_audio_file(source)
+    except OSError:
+        return None

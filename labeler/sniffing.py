@@ -1,6 +1,7 @@
 """Is this the start of media labeler handles? Decided from the first bytes alone, so the service can
 refuse an unsupported upload (an archive, a GIF) after its first chunk instead of after spooling and
-reading all of it, and can spool a video to a named file (it is decoded from a path, streaming)."""
+reading all of it, and can spool a video (or, for Label, audio) to a named file (it is decoded from a
+path, streaming)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,9 @@ def check_head(head: bytes) -> None:
     Only magic bytes are looked at; a file that passes may still be refused later (an MP4 that turns out
     to hold video, a truncated image), so this never accepts anything the full sniff would refuse.
     """
-    head = head[:HEAD_BYTES]
-    if head[:3] == b"ID3" or any(container.sniff(head) for container in CONTAINERS):
+    if is_audio_head(head):
         return
+    head = head[:HEAD_BYTES]
     try:
         formats.sniff(head)
     except UnsupportedFormat:
@@ -33,6 +34,17 @@ def check_head(head: bytes) -> None:
 def is_video_head(head: bytes) -> bool:
     """Starts like a video container (MP4/MOV/WebM/Matroska) that is not branded audio-only (M4A)."""
     return sniff_video(head[:HEAD_BYTES]) is not None and head[8:12] not in (b"M4A ", b"M4B ", b"M4P ")
+
+
+def is_audio_head(head: bytes) -> bool:
+    """Starts like an audio container labeler reads (the same magic bytes :func:`check_head` accepts)."""
+    head = head[:HEAD_BYTES]
+    return head[:3] == b"ID3" or any(container.sniff(head) for container in CONTAINERS)
+
+
+def is_path_head(head: bytes) -> bool:
+    """Media labeled from a path, streamed: video, and audio for Label (labeler/audio/streaming.py)."""
+    return is_video_head(head) or is_audio_head(head)
 
 
 def check_head_or_video(head: bytes) -> None:

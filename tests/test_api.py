@@ -33,3 +33,18 @@ def test_videos_have_their_own_streaming_helpers(key: WatermarkKey, registry_pat
     report = labeler.verify_video(tmp_path / "out.mp4", key=key, registry=registry_path)
     assert report["verdict"] == "confirmed" and report["registry"][0]["produce_id"] == info["produce_id"]
     assert report["watermark"]["watermark_id"] == info["watermark_id"]
+
+
+def test_audio_files_are_labeled_streamed(key: WatermarkKey, registry_path: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    from tests.audio.audio_helpers import encode, music_like
+
+    source = tmp_path / "in.flac"
+    source.write_bytes(encode(music_like(6.0, 44100), 44100, "flac", "flac"))
+    out = tmp_path / "out.flac"
+    result = labeler.label(source, out, LabelOptions(producer="api"), key=key, registry=registry_path)
+    assert result.data == b"" and result.audio is not None  # streamed path to path: the output is on disk
+    assert result.output_sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+    report = labeler.verify(out, key=key, registry=registry_path)
+    assert report.verdict.value == "confirmed" and report.records[0].produce_id == result.produce_id

@@ -1,4 +1,5 @@
-"""Audio labeling: containers through PyAV (``codec``), and the label/verify glue (``pipeline``).
+"""Audio labeling: containers through PyAV (``codec``), and the label/verify glue (``pipeline``); files
+are labeled path to path in bounded memory by ``streaming`` (work file and windowed marking in ``raw``).
 
 Array-level API for other media (e.g. a video's soundtrack), all on float32 frames x channels:
 

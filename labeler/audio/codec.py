@@ -14,15 +14,26 @@ See docs/audio.md for the sources.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import struct
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import av
 import numpy as np
 
-from labeler.errors import CorruptMedia, EmptyMedia, InvalidOption, MediaTooLarge, UnsupportedFormat
+from labeler.errors import (
+    CorruptMedia,
+    EmptyMedia,
+    InvalidOption,
+    MediaTooLarge,
+    OutputNotWritable,
+    UnsupportedFormat,
+)
 from labeler.settings import Limits
 
 #: Lowest bitrate a lossy re-encode uses when the input's cannot be read (bits per second).
@@ -81,7 +92,23 @@ def sniff_audio(data: bytes) -> AudioContainer | None:
         return MP3
     for container in CONTAINERS:
         if container.sniff(head):
-            if container is M4A and not _is_audio_mp4(data):
+            if container is M4A and not _is_audio_mp4(data, data):
+                return None
+            return container
+    return None
+
+
+def sniff_audio_file(path: Path) -> AudioContainer | None:
+    """The audio container of the file at ``path`` from its first bytes (as :func:`sniff_audio`), reading
+    only what the sniff needs: the head, the 4 bytes after an ID3v2 tag, an MP4's track list."""
+    with open(path, "rb") as handle:
+        head = handle.read(64)
+        if head[:3] == b"ID3" and len(head) >= 10:
+            handle.seek(_syncsafe(head[6:10]) + 10)
+            return FLAC if handle.read(4) == b"fLaC" else MP3
+    for container in CONTAINERS:
+        if container.sniff(head):
+            if container is M4A and not _is_audio_mp4(head, path):
                 return None
             return container
     return None
@@ -91,13 +118,13 @@ def _syncsafe(raw: bytes) -> int:
     return (raw[0] << 21) | (raw[1] << 14) | (raw[2] << 7) | raw[3]
 
 
-def _is_audio_mp4(data: bytes) -> bool:
+def _is_audio_mp4(head: bytes, source: bytes | Path) -> bool:
     """An ISO-BMFF file counts as M4A only when its only tracks are sound (video goes to the video path)."""
-    brand = data[8:12]
+    brand = head[8:12]
     if brand in (b"M4A ", b"M4B ", b"M4P "):
         return True
     try:
-        with av.open(io.BytesIO(data), "r") as container:
+        with av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source), "r") as container:
             return bool(container.streams.audio) and not container.streams.video
     except Exception:
         return False
@@ -133,18 +160,69 @@ def decode_audio(data: bytes, limits: Limits, container: AudioContainer | None =
         raise EmptyMedia("the file is empty (0 bytes)")
     container = container or sniff_audio(data)
     if container is None:
-        raise UnsupportedFormat("not a supported audio format (supported: WAV, FLAC, MP3, M4A/AAC, Ogg/Opus)")
-    try:
-        return _decode(data, limits, container)
-    except (av.error.FFmpegError, ValueError, IndexError, EOFError) as exc:
-        raise CorruptMedia(f"cannot decode {container.name.upper()} audio: {exc}") from None
+        raise UnsupportedFormat(UNSUPPORTED_AUDIO)
+    with AudioReader(data, limits, container) as reader:
+        rate, channels = reader.sample_rate, reader.channels
+        max_frames = reader.max_frames
+        # Decoded straight into one frames x channels array sized from the container's duration (grown
+        # when that was short): an hour of stereo is 1.4 GB of float32, held once, not as chunks plus
+        # their concatenation plus its transpose.
+        duration = reader.header_seconds
+        expected = int(duration * rate) + rate if duration else 60 * rate
+        pcm = np.zeros((min(expected, max_frames), channels), dtype=np.float32)
+        total = 0
+        for block in reader.blocks():
+            count = block.shape[0]
+            if total + count > pcm.shape[0]:
+                grown = np.zeros((min(max(2 * pcm.shape[0], total + count), max_frames + count), channels),
+                                 dtype=np.float32)
+                grown[:total] = pcm[:total]
+                pcm = grown
+            pcm[total : total + count] = block
+            total += count
+        if total < pcm.shape[0]:
+            pcm = pcm[:total].copy() if total < pcm.shape[0] // 2 else pcm[:total]
+        return reader.decoded(pcm)
 
 
-def _decode(data: bytes, limits: Limits, container: AudioContainer) -> DecodedAudio:
-    with av.open(io.BytesIO(data), "r") as source:
+UNSUPPORTED_AUDIO = "not a supported audio format (supported: WAV, FLAC, MP3, M4A/AAC, Ogg/Opus)"
+
+
+class AudioReader:
+    """The first audio stream of a file (bytes in memory or a path), decoded block by block with every
+    check :func:`decode_audio` makes: sample rate and channel count on opening, the duration limit from
+    the header and again while decoding, finite samples, at least one sample. Errors carry the same
+    codes (CORRUPT_MEDIA for what FFmpeg cannot read). Use as a context manager; read :meth:`blocks` to
+    the end, then :meth:`decoded` gives the stream's parameters (tags, bitrate, sample format)."""
+
+    def __init__(self, source: bytes | Path, limits: Limits, container: AudioContainer) -> None:
+        self.container = container
+        self.limits = limits
+        self._size = len(source) if isinstance(source, bytes) else os.path.getsize(source)
+        self._stack = contextlib.ExitStack()
+        try:
+            with self._errors():
+                handle: IO[bytes] = (io.BytesIO(source) if isinstance(source, bytes)
+                                     else self._stack.enter_context(open(source, "rb")))  # noqa: SIM115
+                self._source = self._stack.enter_context(av.open(handle, "r"))
+                self._open()
+        except BaseException:
+            self._stack.close()
+            raise
+        self.frames = 0
+
+    @contextlib.contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (av.error.FFmpegError, ValueError, IndexError, EOFError) as exc:
+            raise CorruptMedia(f"cannot decode {self.container.name.upper()} audio: {exc}") from None
+
+    def _open(self) -> None:
+        source, container, limits = self._source, self.container, self.limits
         if not source.streams.audio:
             raise CorruptMedia(f"the {container.name.upper()} file has no audio stream")
-        stream = source.streams.audio[0]
+        self._stream = stream = source.streams.audio[0]
         ctx = stream.codec_context
         rate = int(ctx.sample_rate or 0)
         channels = int(ctx.channels or 0)
@@ -158,56 +236,63 @@ def _decode(data: bytes, limits: Limits, container: AudioContainer) -> DecodedAu
             raise MediaTooLarge(
                 f"audio lasts {source.duration / 1_000_000:.0f} s, over the limit of {limits.max_audio_seconds:.0f} s"
             )
-        max_frames = int(limits.max_audio_seconds * rate) + 1
-        layout = ctx.layout.name
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        # Decoded straight into one frames x channels array sized from the container's duration (grown
-        # when that was short): an hour of stereo is 1.4 GB of float32, held once, not as chunks plus
-        # their concatenation plus its transpose.
-        expected = int(source.duration / 1_000_000 * rate) + rate if source.duration else 60 * rate
-        pcm = np.zeros((min(expected, max_frames), channels), dtype=np.float32)
-        total = 0
+        self.sample_rate, self.channels = rate, channels
+        self.layout = str(ctx.layout.name)
+        #: Most frames accepted (the duration limit).
+        self.max_frames = int(limits.max_audio_seconds * rate) + 1
+        #: The container's duration in seconds (0.0 when it does not say).
+        self.header_seconds = source.duration / 1_000_000 if source.duration else 0.0
 
-        def append(block: np.ndarray) -> None:
-            nonlocal pcm, total
-            if not np.isfinite(block).all():
-                raise CorruptMedia("decoded audio holds NaN or infinite samples")
-            count = block.shape[1]
-            if total + count > pcm.shape[0]:
-                grown = np.zeros((min(max(2 * pcm.shape[0], total + count), max_frames + count), channels),
-                                 dtype=np.float32)
-                grown[:total] = pcm[:total]
-                pcm = grown
-            pcm[total : total + count] = block.T
-            total += count
+    def blocks(self) -> Iterator[np.ndarray]:
+        """The decoded samples, float32 frames x channels blocks as FFmpeg hands them out."""
+        resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.sample_rate)
+        with self._errors():
+            for frame in self._source.decode(self._stream):
+                for out in resampler.resample(frame):
+                    block = out.to_ndarray()
+                    if self.frames + block.shape[1] > self.max_frames:
+                        raise MediaTooLarge(
+                            f"audio is longer than the limit of {self.limits.max_audio_seconds:.0f} s")
+                    yield self._checked(block)
+            for out in resampler.resample(None):
+                yield self._checked(out.to_ndarray())
+        if self.frames == 0:
+            raise EmptyMedia(f"the {self.container.name.upper()} file holds no audio samples")
 
-        for frame in source.decode(stream):
-            for out in resampler.resample(frame):
-                block = out.to_ndarray()
-                if total + block.shape[1] > max_frames:
-                    raise MediaTooLarge(f"audio is longer than the limit of {limits.max_audio_seconds:.0f} s")
-                append(block)
-        for out in resampler.resample(None):
-            append(out.to_ndarray())
-        if total == 0:
-            raise EmptyMedia(f"the {container.name.upper()} file holds no audio samples")
-        if total < pcm.shape[0]:
-            pcm = pcm[:total].copy() if total < pcm.shape[0] // 2 else pcm[:total]
+    def _checked(self, block: np.ndarray) -> np.ndarray:
+        if not np.isfinite(block).all():
+            raise CorruptMedia("decoded audio holds NaN or infinite samples")
+        self.frames += block.shape[1]
+        return block.T
+
+    def decoded(self, pcm: np.ndarray | None = None) -> DecodedAudio:
+        """The stream's description, with ``pcm`` (default: none, 0 frames) as its samples."""
+        source, stream = self._source, self._stream
+        ctx = stream.codec_context
         tags = {str(k): str(v) for k, v in source.metadata.items()}
         tags.update({str(k): str(v) for k, v in stream.metadata.items()})
         bit_rate = int(stream.bit_rate or ctx.bit_rate or 0) or None
-        if bit_rate is None and container.lossy and source.duration:
-            bit_rate = int(len(data) * 8 / (source.duration / 1_000_000))
+        if bit_rate is None and self.container.lossy and source.duration:
+            bit_rate = int(self._size * 8 / (source.duration / 1_000_000))
         return DecodedAudio(
-            container=container,
-            pcm=pcm,
-            sample_rate=rate,
+            container=self.container,
+            pcm=pcm if pcm is not None else np.zeros((0, self.channels), dtype=np.float32),
+            sample_rate=self.sample_rate,
             codec=ctx.name,
             bit_rate=bit_rate,
             sample_format=_sample_format(ctx),
-            layout=layout,
+            layout=self.layout,
             tags=tags,
         )
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> AudioReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _sample_format(ctx: Any) -> str:
@@ -256,20 +341,47 @@ def output_bit_rate(decoded: DecodedAudio) -> int:
     return chosen
 
 
+#: Frames handed to the encoder at a time (in memory and streamed alike, so both give the same bytes).
+ENCODE_BLOCK_FRAMES = 65_536
+
+
 def encode_audio(decoded: DecodedAudio, pcm: np.ndarray, aigc_json: str | None) -> bytes:
     """Encode float32 ``pcm`` (frames x channels) in ``decoded``'s container and codec, carrying
     ``decoded.tags`` and, when given, the AIGC label in the container's proper place."""
     if pcm.ndim != 2 or pcm.shape[1] != decoded.channels or pcm.dtype != np.float32:
         raise InvalidOption("pcm must be float32 frames x channels like the decoded input")
+    buffer = io.BytesIO()
+    blocks = (pcm[start : start + ENCODE_BLOCK_FRAMES] for start in range(0, pcm.shape[0], ENCODE_BLOCK_FRAMES))
+    _encode_into(buffer, decoded, blocks, aigc_json)
+    data = buffer.getvalue()
+    if decoded.container.name == "wav" and aigc_json is not None:
+        data = add_riff_chunk(data, b"AIGC", aigc_json.encode("utf-8"))
+    return data
+
+
+def encode_audio_file(
+    decoded: DecodedAudio, blocks: Iterable[np.ndarray], aigc_json: str | None, destination: Path
+) -> None:
+    """As :func:`encode_audio`, from float32 frames x channels ``blocks`` (ENCODE_BLOCK_FRAMES long, the
+    last one shorter, for the same bytes) into the file ``destination``, never holding the whole."""
+    try:
+        with open(destination, "w+b") as handle:
+            _encode_into(handle, decoded, blocks, aigc_json)
+            if decoded.container.name == "wav" and aigc_json is not None:
+                append_riff_chunk(handle, b"AIGC", aigc_json.encode("utf-8"))
+    except OSError as exc:
+        raise OutputNotWritable(f"cannot write {destination}: {exc.strerror or exc}") from None
+
+
+def _encode_into(target: IO[bytes], decoded: DecodedAudio, blocks: Iterable[np.ndarray], aigc_json: str | None) -> None:
     codec, options = _encoder(decoded)
     tags = {k: v for k, v in decoded.tags.items() if k.lower() not in _DROPPED_TAGS and k.upper() != AIGC_KEY}
     container = decoded.container
     rate = decoded.sample_rate
     if codec == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
         rate = 48000  # Opus runs at these rates only; the decoder reports 48 kHz anyway
-    buffer = io.BytesIO()
     mux_options = {"movflags": "use_metadata_tags"} if container.name == "m4a" else {}
-    with av.open(buffer, "w", format=container.muxer, options=mux_options) as sink:
+    with av.open(target, "w", format=container.muxer, options=mux_options) as sink:
         stream = sink.add_stream(codec, rate=rate, layout=decoded.layout)
         assert isinstance(stream, av.AudioStream)
         if container.lossy:
@@ -284,11 +396,12 @@ def encode_audio(decoded: DecodedAudio, pcm: np.ndarray, aigc_json: str | None) 
         sink.metadata.update(tags)
         if container.name == "ogg":
             stream.metadata.update(stream_tags)
-        target = str(stream.codec_context.format.name)
-        resampler = av.AudioResampler(format=target, layout=decoded.layout, rate=rate)
-        block = 65_536
-        for start in range(0, pcm.shape[0], block):
-            planar = np.ascontiguousarray(np.clip(pcm[start : start + block], -1.0, 1.0).T)
+        target_format = str(stream.codec_context.format.name)
+        resampler = av.AudioResampler(format=target_format, layout=decoded.layout, rate=rate)
+        for block in blocks:
+            if block.ndim != 2 or block.shape[1] != decoded.channels:
+                raise InvalidOption("pcm must be float32 frames x channels like the decoded input")
+            planar = np.ascontiguousarray(np.clip(block, -1.0, 1.0).T)
             frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=decoded.layout)
             frame.sample_rate = decoded.sample_rate
             for converted in resampler.resample(frame):
@@ -299,10 +412,6 @@ def encode_audio(decoded: DecodedAudio, pcm: np.ndarray, aigc_json: str | None) 
                 sink.mux(packet)
         for packet in stream.encode(None):
             sink.mux(packet)
-    data = buffer.getvalue()
-    if container.name == "wav" and aigc_json is not None:
-        data = add_riff_chunk(data, b"AIGC", aigc_json.encode("utf-8"))
-    return data
 
 
 def add_riff_chunk(data: bytes, chunk_id: bytes, payload: bytes) -> bytes:
@@ -312,6 +421,21 @@ def add_riff_chunk(data: bytes, chunk_id: bytes, payload: bytes) -> bytes:
     chunk = chunk_id + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) % 2 else b"")
     body = data + chunk
     return body[:4] + struct.pack("<I", len(body) - 8) + body[8:]
+
+
+def append_riff_chunk(handle: IO[bytes], chunk_id: bytes, payload: bytes) -> None:
+    """:func:`add_riff_chunk` on an open RIFF file (read/write): the chunk written at its end, the RIFF
+    size fixed, nothing else read or moved."""
+    handle.seek(0)
+    if handle.read(4) != b"RIFF" or len(chunk_id) != 4:
+        raise CorruptMedia("not a RIFF file")
+    chunk = chunk_id + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) % 2 else b"")
+    end = handle.seek(0, os.SEEK_END)
+    if end + len(chunk) - 8 > 0xFFFF_FFFF:
+        raise MediaTooLarge("the labeled WAV would exceed the 4 GB a RIFF file can hold")
+    handle.write(chunk)
+    handle.seek(4)
+    handle.write(struct.pack("<I", end + len(chunk) - 8))
 
 
 #: Bound on the RIFF chunks walked when reading metadata.

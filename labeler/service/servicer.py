@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import grpc
 
 from labeler.errors import InvalidOption, LabelerError
-from labeler.pipeline import Labeler
+from labeler.pipeline import Labeler, LabelResult
 from labeler.propagate import PropagateOptions, propagate_bytes
 from labeler.service.metrics import ServiceMetrics
 from labeler.service.pool import Overloaded, WorkerPool
@@ -24,7 +24,7 @@ from labeler.service.settings import ServiceSettings
 from labeler.service.spool import Upload, chunks, file_chunks, receive
 from labeler.service.status import rich_status, status_for
 from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
-from labeler.sniffing import check_head, check_head_or_video, is_video_head
+from labeler.sniffing import check_head, check_head_or_video, is_path_head, is_video_head
 from labeler.v1 import labeler_pb2 as pb
 from labeler.v1 import labeler_pb2_grpc as pb_grpc
 from labeler.verification import Verdict, Verifier
@@ -153,6 +153,16 @@ class _Call:
         self.service.metrics.inflight.inc()
 
 
+def _label_message(result: LabelResult, output_bytes: int, recorded: bool) -> pb.LabelResult:
+    return pb.LabelResult(
+        format=result.format, width=result.width, height=result.height,
+        content_producer=result.content_producer, produce_id=result.produce_id,
+        watermark_id=f"{result.watermark_id:016x}" if result.watermark_id is not None else "",
+        output_sha256=result.output_sha256, output_bytes=output_bytes, recorded=recorded,
+        result_json=json.dumps(result.to_dict(), ensure_ascii=False),
+    )
+
+
 class LabelerServicer(pb_grpc.LabelerServiceServicer):
     def __init__(
         self, settings: ServiceSettings, labeler: Labeler, verifier: Verifier, pool: WorkerPool,
@@ -160,12 +170,16 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
     ) -> None:
         self.settings, self.labeler, self.verifier, self.pool, self.metrics = settings, labeler, verifier, pool, metrics
 
-    async def _receive(self, call: _Call, requests: AsyncIterator[Any], video: bool) -> Upload:
-        """The upload, spooled; with ``video`` a video container goes to a named file (decoded from its path)."""
+    async def _receive(
+        self, call: _Call, requests: AsyncIterator[Any], video: bool, audio_path: bool = False
+    ) -> Upload:
+        """The upload, spooled; with ``video`` a video container goes to a named file (decoded from its path),
+        with ``audio_path`` an audio file too (Label streams it from its path: labeler/audio/streaming.py)."""
         if not video:
             upload = await receive(requests, self.settings, check_head)
         else:
-            upload = await receive(requests, self.settings, check_head_or_video, needs_path=is_video_head)
+            upload = await receive(requests, self.settings, check_head_or_video,
+                                   needs_path=is_path_head if audio_path else is_video_head)
         call.cleanups.append(upload.close)
         call.bytes_in = upload.size
         return upload
@@ -180,7 +194,7 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         try:
             await call.admit()
             admitted = True
-            upload = await self._receive(call, requests, video=True)
+            upload = await self._receive(call, requests, video=True, audio_path=method == "Label")
             result, media = await process(call, upload)
             yield response_type(result=result)
             size = self.settings.response_chunk_bytes
@@ -213,6 +227,15 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         return label_video_upload(path, output, self.labeler.key, options, self.labeler.registry,
                                   self.labeler.label_signer)
 
+    def _label_path(self, path: Path, output: Path, options: LabelOptions) -> LabelResult | None:
+        """Worker side of an audio Label spooled to a path: labeled file to file, streamed, and recorded
+        (``Labeler.label_file``); None when the upload is not audio after all (left to ``label_bytes``)."""
+        from labeler.audio.codec import sniff_audio_file
+
+        if sniff_audio_file(path) is None:
+            return None
+        return self.labeler.label_file(path, output, options, force=True)
+
     async def _label(self, call: _Call, upload: Upload) -> tuple[pb.LabelResult, bytes | Path]:
         config: pb.LabelConfig = upload.config
         options = label_options(config)
@@ -227,17 +250,12 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
                     output_bytes=info["output_bytes"], recorded=info["recorded"],
                     result_json=json.dumps(info, ensure_ascii=False),
                 ), output
+            streamed = await call.work(self._label_path, upload.path, output, options)
+            if streamed is not None:
+                return _label_message(streamed, output.stat().st_size, self.labeler.registry is not None), output
         data = upload.read()
         result = await call.work(self.labeler.label_bytes, data, options, self.labeler.registry is not None)
-        message = pb.LabelResult(
-            format=result.format, width=result.width, height=result.height,
-            content_producer=result.content_producer, produce_id=result.produce_id,
-            watermark_id=f"{result.watermark_id:016x}" if result.watermark_id is not None else "",
-            output_sha256=result.output_sha256, output_bytes=len(result.data),
-            recorded=self.labeler.registry is not None,
-            result_json=json.dumps(result.to_dict(), ensure_ascii=False),
-        )
-        return message, result.data
+        return _label_message(result, len(result.data), self.labeler.registry is not None), result.data
 
     def _propagate_video(self, path: Path, output: Path, options: PropagateOptions) -> Any:
         """Worker side of a video Propagate: None when the file holds no video after all."""

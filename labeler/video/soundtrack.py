@@ -1,11 +1,11 @@
 """A video's soundtrack labels: the audible prompt laid over its opening and the audio watermark.
 
 The first audio stream is decoded once before the transcode (``prepare_soundtrack``) into a temporary
-file, the prompt is laid over its opening there, the audio watermark is embedded window by window
-(whole watermark periods at a time), and the labeled samples are handed back chunk by chunk as the
-transcode decodes the same stream again (the same decoder yields the same chunks). Memory stays bounded
-by one window whatever the soundtrack's length; the temporary file holds the soundtrack (23 MB per
-minute of 48 kHz stereo) and disappears when closed.
+file (labeler/audio/raw.py, shared with audio files), the prompt is laid over its opening there, the
+audio watermark is embedded window by window (whole watermark periods at a time), and the labeled
+samples are handed back chunk by chunk as the transcode decodes the same stream again (the same decoder
+yields the same chunks). Memory stays bounded by one window whatever the soundtrack's length; the
+temporary file holds the soundtrack (23 MB per minute of 48 kHz stereo) and disappears when closed.
 
 PCM layout: float32 frames x channels, nominally in [-1, 1].
 """
@@ -13,8 +13,6 @@ PCM layout: float32 frames x channels, nominally in [-1, 1].
 from __future__ import annotations
 
 import contextlib
-import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,25 +20,18 @@ from typing import Any
 import av
 import numpy as np
 
-from labeler.errors import CorruptMedia, OutputNotWritable
+from labeler.audio.raw import PERIODS_PER_WINDOW as PERIODS_PER_WINDOW  # re-exported
+from labeler.audio.raw import LoudnessMeter, RawPcm, watermark_windows
+from labeler.errors import CorruptMedia
 from labeler.explicit.audio_prompt import (
     PromptDetection,
     PromptOptions,
     detect_prompt,
     lay_prompt,
-    loud_frame_powers,
-    loudness_frame,
     prompt_samples,
 )
 from labeler.settings import Limits
-from labeler.watermark.audio import (
-    PERIOD_SLOTS,
-    SLOT_SECONDS,
-    AudioDetection,
-    AudioWatermarkSettings,
-    detect_audio,
-    embed_audio,
-)
+from labeler.watermark.audio import AudioDetection, AudioWatermarkSettings, detect_audio
 from labeler.watermark.keys import WatermarkKey
 
 #: Most of a soundtrack :func:`decode_soundtrack` reads into memory by default (10 min of 48 kHz stereo is
@@ -136,35 +127,8 @@ def decode_soundtrack(path: Path, max_seconds: float = MAX_SOUNDTRACK_SECONDS) -
     return buffer[:frames], rate
 
 
-class _RawPcm:
-    """float32 frames x channels in an unnamed temporary file (gone when closed), read and written by
-    sample position, so a soundtrack of any length is held on disk, not in memory."""
-
-    def __init__(self, channels: int, folder: Path | None) -> None:
-        self.channels = channels
-        self.frames = 0
-        try:  # owned by this object and closed by close(): the soundtrack lives as long as the transcode
-            self.file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115
-        except OSError as exc:
-            raise OutputNotWritable(f"cannot write the soundtrack's work file in {folder}: {exc}") from None
-
-    def append(self, pcm: np.ndarray) -> None:
-        self.file.seek(self.frames * self.channels * 4)
-        self.file.write(np.ascontiguousarray(pcm, dtype=np.float32).tobytes())
-        self.frames += pcm.shape[0]
-
-    def read(self, start: int, count: int) -> np.ndarray:
-        count = max(0, min(count, self.frames - start))
-        self.file.seek(start * self.channels * 4)
-        data = self.file.read(count * self.channels * 4)
-        return np.frombuffer(data, dtype=np.float32).reshape(-1, self.channels).copy()
-
-    def write(self, start: int, pcm: np.ndarray) -> None:
-        self.file.seek(start * self.channels * 4)
-        self.file.write(np.ascontiguousarray(pcm, dtype=np.float32).tobytes())
-
-    def close(self) -> None:
-        self.file.close()
+#: The soundtrack's work file (moved to labeler/audio/raw.py, shared with audio files).
+_RawPcm = RawPcm
 
 
 class LabeledSoundtrack:
@@ -199,12 +163,6 @@ class LabeledSoundtrack:
         self.close()
 
 
-#: Soundtracks are watermarked this many audio-watermark periods (8.16 s each) at a time: the mark is
-#: local in time, so windows aligned on periods give the whole-file result up to the 16 ms at each seam
-#: (measured: same SNR and excerpt recovery as a whole-file embed), with memory bounded by the window.
-PERIODS_PER_WINDOW = 4
-
-
 def prepare_soundtrack(
     source: Path, watermark_id: int | None, key: WatermarkKey | None, prompt: PromptOptions | None,
     strength: float = 1.0, folder: Path | None = None, max_seconds: float = Limits().max_audio_seconds,
@@ -218,7 +176,7 @@ def prepare_soundtrack(
     decoded = _decode_to_disk(source, folder, max_seconds)
     if decoded is None:
         return None
-    raw, rate, loud_power, loud_frames = decoded
+    raw, rate, rms = decoded
     try:
         if wants_prompt:
             assert prompt is not None
@@ -227,7 +185,6 @@ def prepare_soundtrack(
                 from labeler.audio.pipeline import load_voice
 
                 voice = load_voice(str(prompt.voice_path), rate, Limits())
-            rms = math.sqrt(loud_power / loud_frames) if loud_frames else 0.0
             mono = prompt_samples(rate, rms, prompt, voice)
             if mono.size <= raw.frames:
                 ends = [(0, False)] + ([(raw.frames - mono.size, True)]
@@ -238,53 +195,37 @@ def prepare_soundtrack(
                     raw.write(start, section)
         if wants_mark:
             assert watermark_id is not None and key is not None
-            settings = AudioWatermarkSettings(strength=strength)
-            window = round(PERIOD_SLOTS * SLOT_SECONDS * rate) * PERIODS_PER_WINDOW
-            starts = list(range(0, raw.frames, window))
-            if len(starts) > 1 and raw.frames - starts[-1] < window // 2:
-                starts.pop()  # a short tail is marked with the window before it, not on its own
-            for index, start in enumerate(starts):
-                stop = starts[index + 1] if index + 1 < len(starts) else raw.frames
-                piece = raw.read(start, stop - start)
-                raw.write(start, embed_audio(piece, rate, watermark_id, key, settings, in_place=True))
+            watermark_windows(raw, rate, watermark_id, key, AudioWatermarkSettings(strength=strength))
     except BaseException:
         raw.close()
         raise
     return LabeledSoundtrack(raw, rate, wants_prompt, watermark_id if wants_mark else None)
 
 
-def _decode_to_disk(path: Path, folder: Path | None, max_seconds: float) -> tuple[_RawPcm, int, float, int] | None:
+def _decode_to_disk(path: Path, folder: Path | None, max_seconds: float) -> tuple[RawPcm, int, float] | None:
     """Decode the first audio stream into a temporary file, measuring its gated loudness on the way
-    (sum of loud 100-ms frame powers, their count). None when there is nothing to label."""
+    (labeler/audio/raw.py); (the file, sample rate, gated RMS), or None when there is nothing to label."""
     container = _open(path)
     with contextlib.closing(container):
         stream = _first_audio_stream(container, writable_only=True)
         if stream is None:
             return None
         rate = stream.codec_context.sample_rate
-        raw: _RawPcm | None = None
-        frame_len = loudness_frame(rate)
-        pending = np.zeros((0, 1), dtype=np.float32)
-        loud_power, loud_frames = 0.0, 0
+        raw: RawPcm | None = None
+        meter: LoudnessMeter | None = None
         try:
             for frame in container.decode(stream):
                 pcm = frame_pcm(frame)
-                if raw is None:
-                    raw = _RawPcm(pcm.shape[1], folder)
-                    pending = np.zeros((0, pcm.shape[1]), dtype=np.float32)
+                if raw is None or meter is None:
+                    raw = RawPcm(pcm.shape[1], folder)
+                    meter = LoudnessMeter(rate, pcm.shape[1])
                 if pcm.shape[1] != raw.channels:
                     raise CorruptMedia("the soundtrack changes its channel count mid-stream")
                 raw.append(pcm)
                 if raw.frames > max_seconds * rate:
                     raw.close()
                     return None
-                pending = np.concatenate([pending, pcm])
-                whole = pending.shape[0] // frame_len * frame_len
-                if whole:
-                    powers = loud_frame_powers(pending[:whole], rate)
-                    loud_power += float(powers.sum())
-                    loud_frames += int(powers.size)
-                    pending = pending[whole:]
+                meter.add(pcm)
         except av.FFmpegError as exc:
             if raw is not None:
                 raw.close()
@@ -293,12 +234,12 @@ def _decode_to_disk(path: Path, folder: Path | None, max_seconds: float) -> tupl
             if raw is not None:
                 raw.close()
             raise
-    if raw is None:
+    if raw is None or meter is None:
         return None
     if raw.frames < MIN_SOUNDTRACK_SECONDS * rate:
         raw.close()
         return None
-    return raw, rate, loud_power, loud_frames
+    return raw, rate, meter.rms()
 
 
 @dataclass(frozen=True)

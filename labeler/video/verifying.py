@@ -6,12 +6,12 @@ loaded whole."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from labeler.audio.pipeline import audio_watermark_dict
+from labeler.fileio import file_sha256 as file_sha256  # re-exported (video labeling and propagation use it)
 from labeler.metadata.aigc import LABEL_MEANINGS, parse_aigc_json
 from labeler.provenance.video_verify import video_provenance
 from labeler.provenance.visible_label import detect_visible_label_in_video, explicit_label_mark
@@ -22,17 +22,6 @@ from labeler.video.containers import sniff_video
 from labeler.video.soundtrack import verify_soundtrack
 from labeler.video.transcode import _open_input, detect_video_file, read_aigc
 from labeler.watermark import WatermarkKey
-
-_CHUNK = 1 << 20
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 hex of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verify_video_file(

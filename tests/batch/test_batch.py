@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from labeler.store import Registry
+from labeler.watermark.keys import WatermarkKey
 from tests.test_cli import run
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None and importlib.util.find_spec("pyarrow") is not None
@@ -76,3 +77,24 @@ def test_batch_labels_and_verifies_videos(key_file: Path, registry_path: Path, t
     status, out, err = run("batch", "verify", out_dir, "--json", *opts)
     assert status == 0, err
     assert json.loads(out)["summary"]["by_verdict"] == {"confirmed": 2}
+
+
+def test_batch_label_job_streams_audio(key: WatermarkKey, registry_path: Path, tmp_path: Path) -> None:
+    import hashlib
+
+    from labeler.batch.jobs import LabelJob, label_one
+    from labeler.settings import LabelOptions
+    from tests.audio.audio_helpers import encode, music_like
+
+    src = tmp_path / "audio"
+    src.mkdir()
+    (src / "song.mp3").write_bytes(encode(music_like(4.0, 44100), 44100, "mp3", "libmp3lame", 128_000))
+    Registry.open(registry_path).close()
+    job = LabelJob(key, str(registry_path), LabelOptions(), src, tmp_path / "out")
+    entry = label_one(job, src / "song.mp3")
+    output = tmp_path / "out" / "song.mp3"
+    assert entry["output"] == str(output) and "error" not in entry
+    with Registry.open(registry_path) as reg:
+        record = reg.by_sha256(hashlib.sha256(output.read_bytes()).hexdigest())
+    assert record and record[0].media_kind == "audio" and record[0].produce_id == entry["produce_id"]
+    assert sorted(p.name for p in output.parent.iterdir()) == ["song.mp3"]

@@ -17,6 +17,7 @@ from labeler.cli import main
 from labeler.errors import LabelerError, UnsupportedFormat
 from labeler.metadata.aigc import AigcLabel
 from labeler.pipeline import Labeler
+from labeler.provenance.c2pa import ManifestStore
 from labeler.provenance.devca import DevPaths
 from labeler.provenance.media_binding import packet_digest
 from labeler.provenance.securitydata import LabelSigner, content_digest
@@ -114,10 +115,48 @@ def test_audio_byte_flip_breaks_the_manifest_and_the_binding(dev: DevPaths, c2pa
     assert report.verdict is Verdict.SUSPECTED
 
 
-def test_c2pa_on_audio_c2pa_cannot_carry_is_refused(c2pa_settings: C2paSettings) -> None:
+def test_c2pa_on_audio_c2pa_cannot_carry_is_refused(c2pa_settings: C2paSettings, tmp_path: Path) -> None:
     flac = encode(music_like(1.0, 48000), 48000, "flac", "flac")
     with pytest.raises(UnsupportedFormat):
         Labeler().label_bytes(flac, LabelOptions(watermark=False, c2pa=c2pa_settings), record=False)
+    folder = tmp_path / "files"
+    folder.mkdir()
+    source = folder / "in.flac"
+    source.write_bytes(flac)
+    with pytest.raises(UnsupportedFormat):  # streamed from a path: refused before any work
+        Labeler().label_file(source, folder / "out.flac", LabelOptions(watermark=False, c2pa=c2pa_settings))
+    assert sorted(p.name for p in folder.iterdir()) == ["in.flac"]
+
+
+@pytest.mark.parametrize(("fmt", "muxer", "codec", "bit_rate"), AUDIO)
+def test_streamed_audio_file_is_signed_and_verifies(
+    fmt: str, muxer: str, codec: str, bit_rate: int | None, dev: DevPaths, c2pa_settings: C2paSettings,
+    tmp_path: Path,
+) -> None:
+    # label_file streams audio (labeler/audio/streaming.py): SecurityData bound by encoding twice from the
+    # raw file, C2PA signed from file to file; the same label as the in-memory route.
+    key = WatermarkKey(bytes(range(32)))
+    signer = LabelSigner.from_file(dev.label_key)
+    source = tmp_path / f"in.{fmt}"
+    source.write_bytes(_audio(muxer, codec, bit_rate, seconds=10.0))
+    output = tmp_path / "labeled" / f"out.{fmt}"
+    output.parent.mkdir()
+    options = LabelOptions(produce_id="a1", c2pa=c2pa_settings)
+    with Registry.open(tmp_path / "registry.sqlite3") as registry:
+        result = Labeler(key, registry, label_signer=signer).label_file(source, output, options)
+        assert result.data == b"" and result.c2pa is not None and result.label_key_id == signer.key_id
+        memory = Labeler(key, label_signer=signer).label_bytes(source.read_bytes(), options, record=False)
+        assert result.aigc is not None and memory.aigc is not None
+        assert result.aigc.reserved_code1 == memory.aigc.reserved_code1  # the same coded content signed
+        assert result.c2pa["soft_binding"] == memory.c2pa["soft_binding"] if memory.c2pa else False
+        assert sorted(p.name for p in output.parent.iterdir()) == [output.name]
+        assert c2pa_settings.manifest_dir is not None and result.watermark_id is not None
+        assert ManifestStore(c2pa_settings.manifest_dir).load(result.watermark_id) is not None  # kept: recorded
+        report = Verifier(key, registry, trust=_trust(dev)).verify_file(output)
+    assert report.c2pa is not None and report.c2pa.state == "Trusted", report.c2pa.failures
+    assert report.security is not None and report.security.status.value == "authentic", report.security.reason
+    assert report.verdict is Verdict.CONFIRMED and report.watermark.detected
+    assert report.records and report.records[0].output_sha256 == result.output_sha256
 
 
 def test_packet_digest_ignores_tags_but_not_samples() -> None:

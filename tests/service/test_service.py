@@ -438,6 +438,44 @@ def test_video_is_labeled_and_verified_from_disk(start: Callable[..., ServerThre
     assert list(spool.iterdir()) == []
 
 
+def test_audio_is_labeled_from_disk_streamed(
+    start: Callable[..., ServerThread], tmp_path: Path, key: WatermarkKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from labeler.service.servicer import label_options
+    from tests.audio.audio_helpers import encode, music_like
+
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    server = start(spool_dir=spool, spool_memory_bytes=1 << 30)  # audio is spooled to a named file for Label
+    wav = encode(music_like(6.0, 44100), 44100, "wav", "pcm_s16le")
+    mp3 = encode(music_like(6.0, 44100), 44100, "mp3", "libmp3lame", 128_000)
+    expected_outputs = {fmt: Labeler(key).label_bytes(data, label_options(CONFIG), record=False)
+                        for data, fmt in ((wav, "wav"), (mp3, "mp3"))}
+
+    def not_in_memory(*args: object, **kwargs: object) -> None:
+        raise AssertionError("audio uploads are labeled from their spooled path, not in memory")
+
+    monkeypatch.setattr(Labeler, "label_bytes", not_in_memory)
+    with LabelerClient(server.target, chunk_bytes=64 * 1024) as client:
+        for data, fmt in ((wav, "wav"), (mp3, "mp3")):
+            reply = client.label(data, CONFIG)
+            expected = expected_outputs[fmt]
+            assert reply.result.format == fmt and reply.result.recorded
+            assert reply.data == expected.data and reply.result.output_bytes == len(expected.data)
+            assert reply.result.output_sha256 == expected.output_sha256
+            assert json.loads(reply.result.result_json)["audio"] == expected.audio
+            verdict = client.verify(reply.data, filename=f"labeled.{fmt}")
+            assert verdict.verdict == pb.VERDICT_CONFIRMED
+            assert verdict.watermark.watermark_id == reply.result.watermark_id
+        with pytest.raises(errors.LabelerError) as caught:
+            client.label(b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(100), CONFIG)  # streamed: still CORRUPT_MEDIA
+        assert caught.value.code == "CORRUPT_MEDIA"
+    deadline = time.monotonic() + 10
+    while list(spool.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(spool.iterdir()) == []
+
+
 def test_a_video_is_propagated_from_disk(start: Callable[..., ServerThread], tmp_path: Path) -> None:
     from tests.video.clips import make_clip
 
