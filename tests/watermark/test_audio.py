@@ -265,3 +265,73 @@ def test_excerpts_framed_between_the_embedders_frames_decode(quarter: int, key: 
     start = 2 * SR + quarter * wm.hop_length(SR) // 4
     found = detect_excerpt(marked[start : start + 10 * SR], SR, key, NO_SEARCH)
     assert found.watermark_id == ID
+
+
+@pytest.fixture(scope="module")
+def long_marked(key: WatermarkKey) -> np.ndarray:
+    # 27.4 s: two whole segments and a remainder that stays its own; cut shorter below to make it join.
+    return embed_audio(music_like(27.4, 16000, seed=21), 16000, ID, key)
+
+
+def _streamed(pcm: np.ndarray, rate: int, key: WatermarkKey, sizes: list[int]) -> wm.AudioDetection:
+    detector = wm.StreamingAudioDetector(rate, key, NO_SEARCH)
+    start, index = 0, 0
+    while start < pcm.shape[0]:
+        size = sizes[index % len(sizes)]
+        detector.feed(pcm[start : start + size])
+        start, index = start + size, index + 1
+    assert detector.frames == pcm.shape[0]
+    return detector.finish()
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    seconds=st.sampled_from([6.0, 14.9, 15.1, 24.0, 27.4]),
+    sizes=st.lists(st.integers(1, 120_000), min_size=1, max_size=5),
+    marked_audio=st.booleans(),
+)
+def test_streaming_detector_equals_detect_audio(
+    long_marked: np.ndarray, key: WatermarkKey, seconds: float, sizes: list[int], marked_audio: bool
+) -> None:
+    # Lengths around 1.5 segments (one segment or two) and with a short remainder that joins the last one.
+    pcm = long_marked if marked_audio else music_like(27.4, 16000, seed=22)
+    pcm = pcm[: int(seconds * 16000)]
+    assert _streamed(pcm, 16000, key, sizes) == detect_audio(pcm, 16000, key, NO_SEARCH)
+
+
+def test_streaming_detector_keeps_bounded_memory(key: WatermarkKey) -> None:
+    # Fed in blocks, it holds the fold head (FOLD_SECONDS) and under two segments, however long the file.
+    rate = 8000
+    detector = wm.StreamingAudioDetector(rate, key, NO_SEARCH)
+    block = music_like(1.0, rate, channels=1, seed=4)
+    for _ in range(200):
+        detector.feed(block)
+        assert detector._pending_frames <= int(1.5 * 10 * rate) + rate
+    assert detector._head_frames == int(wm.FOLD_SECONDS * rate)
+    assert len(detector.finish().segments) == 20
+
+
+@pytest.mark.parametrize(("rate", "target"), [(8000, 44100), (44100, 8000), (8000, 48000), (11025, 8000)])
+def test_segmented_resampling_equals_one_fft(rate: int, target: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wm, "RESAMPLE_PIECE", 1 << 14)  # many pieces
+    t = np.arange(int(9.7 * rate)) / rate
+    signal = (np.sin(2 * np.pi * 700 * t) * np.sin(2 * np.pi * 0.3 * t) + 0.3 * np.sin(2 * np.pi * 2900 * t))
+    signal = signal.astype(np.float32)
+    length = round(signal.size * target / rate)
+    whole = wm.resample_fft(signal, rate, target, length)
+    pieces = wm.resample_segmented(signal, rate, target, length)
+    assert pieces.shape == whole.shape == (length,) and pieces.dtype == np.float32
+    inner = slice(target // 10, -target // 10)  # both treat the ends differently (periodic vs padded)
+    error = np.sqrt(np.mean((pieces[inner] - whole[inner]) ** 2)) / np.sqrt(np.mean(whole[inner] ** 2))
+    assert error < 1e-3
+
+
+def test_the_mark_is_band_limited_and_planned_on_the_detectors_copy(key: WatermarkKey) -> None:
+    # Planned at DETECT_RATE and interpolated back: nothing of the mark above 4 kHz, and the detector's
+    # copy of the output is the planned copy (the statistic the embedder measured is the one detected).
+    programme = music_like(12.0, SR, seed=31)
+    mark = (embed_audio(programme, SR, ID, key) - programme)[:, 0].astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(mark)) ** 2
+    freqs = np.fft.rfftfreq(mark.size, 1 / SR)
+    assert spectrum[freqs > 4100].sum() < 1e-6 * spectrum.sum()
+    assert spectrum[(freqs > 500) & (freqs < 3300)].sum() > 0.95 * spectrum.sum()
