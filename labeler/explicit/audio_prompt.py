@@ -259,6 +259,44 @@ def _match(mono: np.ndarray, sample_rate: int) -> tuple[float, int]:
     return float(corr[best]), best * hop
 
 
+class PromptEnds:
+    """The two ends of a programme fed block by block (float32 frames x channels), all that
+    :func:`detect_prompt` reads: the first and the last SEARCH_SECONDS."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self._span = int(SEARCH_SECONDS * sample_rate)
+        self._head: list[np.ndarray] = []
+        self._head_frames = 0
+        self._tail: list[np.ndarray] = []
+        self._tail_frames = 0
+        self._frames = 0
+
+    def feed(self, block: np.ndarray) -> None:
+        span = self._span
+        self._frames += block.shape[0]
+        if self._head_frames < 2 * span:  # up to two spans kept whole, so short files are kept as they are
+            part = block[: 2 * span - self._head_frames]
+            self._head.append(part)
+            self._head_frames += part.shape[0]
+            block = block[part.shape[0] :]
+        if block.shape[0]:
+            self._tail.append(block)
+            self._tail_frames += block.shape[0]
+            while self._tail_frames - self._tail[0].shape[0] >= span:
+                self._tail_frames -= self._tail.pop(0).shape[0]
+
+    def pcm(self) -> np.ndarray:
+        """The programme when it is under two spans long, else its first and last span back to back:
+        :func:`detect_prompt` gives the same answer on it as on the whole programme."""
+        head = np.concatenate(self._head) if self._head else np.zeros((0, 1), np.float32)
+        if self._frames <= 2 * self._span:
+            return head
+        tail = np.concatenate(self._tail)[-self._span :]
+        if tail.shape[0] < self._span:  # the last span reaches back into the kept head
+            tail = np.concatenate([head, tail])[-self._span :]
+        return np.concatenate([head[: self._span], tail])
+
+
 def detect_prompt(pcm: np.ndarray, sample_rate: int) -> PromptDetection:
     """Whether the "AI" rhythm prompt is at the start and/or the end of ``pcm`` (frames x channels)."""
     span = int(SEARCH_SECONDS * sample_rate)

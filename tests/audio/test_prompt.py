@@ -4,13 +4,17 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labeler.errors import InvalidOption
 from labeler.explicit.audio_prompt import (
     DUCK_GAIN,
     GAP_SECONDS,
     LEAD_SECONDS,
+    SEARCH_SECONDS,
     UNIT_SECONDS,
+    PromptEnds,
     PromptOptions,
     add_prompt,
     detect_prompt,
@@ -121,3 +125,35 @@ def test_overlay_in_place_writes_the_same_samples_into_the_programme() -> None:
     target = music.copy()
     assert overlay_prompt(target, SR, PromptOptions(), in_place=True) is target
     np.testing.assert_array_equal(target, expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    frames=st.integers(1, 9 * 1000),
+    blocks=st.lists(st.integers(1, 4000), min_size=1, max_size=8),
+)
+def test_prompt_ends_keep_exactly_what_detect_prompt_reads(frames: int, blocks: list[int]) -> None:
+    rate = 1000  # SEARCH_SECONDS spans are 3000 frames: files under, between and over two spans
+    pcm = np.arange(frames * 2, dtype=np.float32).reshape(frames, 2)
+    ends = PromptEnds(rate)
+    start, index = 0, 0
+    while start < frames:
+        size = blocks[index % len(blocks)]
+        ends.feed(pcm[start : start + size])
+        start, index = start + size, index + 1
+    kept = ends.pcm()
+    span = int(SEARCH_SECONDS * rate)
+    if frames <= 2 * span:
+        np.testing.assert_array_equal(kept, pcm)
+    else:
+        np.testing.assert_array_equal(kept, np.concatenate([pcm[:span], pcm[-span:]]))
+
+
+def test_prompt_ends_give_detect_prompt_the_same_answer() -> None:
+    programme = music_like(20.0, SR, seed=8)
+    prompted = add_prompt(programme, SR, PromptOptions(at_end=True))
+    ends = PromptEnds(SR)
+    for start in range(0, prompted.shape[0], 12345):
+        ends.feed(prompted[start : start + 12345])
+    assert detect_prompt(ends.pcm(), SR) == detect_prompt(prompted, SR)
+    assert detect_prompt(ends.pcm(), SR).present_at_end
