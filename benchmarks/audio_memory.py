@@ -1,6 +1,7 @@
-"""Peak memory of labeling long audio files: ``Labeler.label_file`` on a 10-min and a 30-min 44.1 kHz
-stereo WAV and a 30-min MP3 (128 kbit/s), synthesised on the fly (music-like: harmonic notes over
-pink-ish noise), written to disk in pieces so generating them does not weigh on the measurement.
+"""Peak memory of labeling and verifying long audio files: ``Labeler.label_file`` and
+``Verifier.verify_file`` on a 10-min and a 30-min 44.1 kHz stereo WAV and a 30-min MP3 (128 kbit/s),
+synthesised on the fly (music-like: harmonic notes over pink-ish noise), written to disk in pieces so
+generating them does not weigh on the measurement.
 
 Each labeling runs in a fresh interpreter: peak RSS growth = VmHWM at the end - VmRSS just before
 labeling (after imports and the key), so imports and the parent do not count. Routes:
@@ -8,6 +9,8 @@ labeling (after imports and the key), so imports and the parent do not count. Ro
 * ``before``: the in-memory route main used for files (read the file, ``label_bytes``, write the bytes);
   with ``--before-tree /work/main`` it is main's own ``label_file`` instead.
 * ``after``: this tree's ``label_file`` (audio streamed path to path, labeler/audio/streaming.py).
+* ``verify``: ``verify_file`` of the labeled output, in ``--before-tree`` (when given) and in this tree
+  (the file's bytes are read whole, for hashing and C2PA; the decoded programme is never held whole).
 
 Run ``python -m benchmarks.audio_memory`` (``--minutes 10 30`` to choose; ``--keep DIR`` keeps inputs).
 Writes out/bench/audio_memory.json. Wall-clock times are on a shared 2-core machine.
@@ -51,6 +54,14 @@ labeler = Labeler(WatermarkKey(b"labeler-audio-memory-bench-key-1"))
 options = LabelOptions(producer="bench", produce_id="memory-1", audio_prompt_end=True)
 before = status("VmRSS")
 start = time.perf_counter()
+if route == "verify":
+    from labeler.verification import Verifier
+    report = Verifier(WatermarkKey(b"labeler-audio-memory-bench-key-1")).verify_file(source)
+    seconds = time.perf_counter() - start
+    assert report.watermark.detected, report.watermark
+    print(json.dumps({"rss_before": before, "peak": status("VmHWM"), "seconds": seconds,
+                      "output_bytes": source.stat().st_size, "watermark_id": None}))
+    sys.exit(0)
 if route == "memory":
     from labeler.fileio import read_input, write_output
     result = labeler.label_bytes(read_input(source, labeler.limits), options, record=False)
@@ -104,7 +115,7 @@ def write_programme(path: Path, minutes: float, muxer: str, codec: str, bit_rate
     return path
 
 
-def measure(tree: Path, route: str, source: Path, destination: Path) -> dict[str, float]:
+def measure(tree: Path, route: str, source: Path, destination: Path, keep_output: bool = False) -> dict[str, float]:
     env = dict(os.environ, PYTHONPATH=str(tree), OMP_NUM_THREADS="1")
     # run in ``tree``: ``python -c`` puts the working folder first on sys.path, before PYTHONPATH
     done = subprocess.run([sys.executable, "-c", CHILD + f"\nassert labeler_file.startswith({str(tree)!r})\n",
@@ -113,7 +124,8 @@ def measure(tree: Path, route: str, source: Path, destination: Path) -> dict[str
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
     row = json.loads(done.stdout.strip().splitlines()[-1])
-    destination.unlink(missing_ok=True)
+    if route != "verify" and not keep_output:
+        destination.unlink(missing_ok=True)
     return {"peak_rss_growth_mb": round((row["peak"] - row["rss_before"]) / 2**20, 1),
             "seconds": round(row["seconds"], 1), "output_mb": round(row["output_bytes"] / 2**20, 1)}
 
@@ -143,20 +155,28 @@ def main() -> None:
                                   "input_mb": round(source.stat().st_size / 2**20, 1)}
         before_tree, before_route = (args.before_tree, "file") if args.before_tree else (ROOT, "memory")
         row["before"] = measure(before_tree, before_route, source, folder / f"out-before.{muxer}")
-        row["after"] = measure(ROOT, "file", source, folder / f"out-after.{muxer}")
+        labeled = folder / f"out-after.{muxer}"
+        row["after"] = measure(ROOT, "file", source, labeled, keep_output=True)
+        if args.before_tree:
+            row["verify_before"] = measure(args.before_tree, "verify", labeled, labeled)
+        row["verify_after"] = measure(ROOT, "verify", labeled, labeled)
+        labeled.unlink(missing_ok=True)
         print(json.dumps(row), file=sys.stderr)
         rows.append(row)
     if args.keep is None:
         for path in folder.iterdir():
             path.unlink()
         folder.rmdir()
-    print(f"{'input':<24} {'MB':>6} {'before: +MB RSS':>16} {'s':>6} {'after: +MB RSS':>15} {'s':>6}")
+    columns = ("before", "after", "verify_before", "verify_after")
+    print(f"{'input':<24} {'MB':>6}" + "".join(f" {name + ': +MB RSS':>22} {'s':>6}" for name in columns))
     for row in rows:
-        b, a = row["before"], row["after"]
-        assert isinstance(b, dict) and isinstance(a, dict)
-        print(f"{row['input']!s:<24} {row['input_mb']!s:>6} {b.get('peak_rss_growth_mb', b.get('error'))!s:>16} "
-              f"{b.get('seconds', '-')!s:>6} {a.get('peak_rss_growth_mb', a.get('error'))!s:>15} "
-              f"{a.get('seconds', '-')!s:>6}")
+        cells = []
+        for name in columns:
+            cell = row.get(name, {})
+            assert isinstance(cell, dict)
+            growth = cell.get("peak_rss_growth_mb", cell.get("error", "-"))
+            cells.append(f" {growth!s:>22} {cell.get('seconds', '-')!s:>6}")
+        print(f"{row['input']!s:<24} {row['input_mb']!s:>6}" + "".join(cells))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"before": str(args.before_tree or "in-memory route"), "rows": rows}, indent=2)
                         + "\n")
