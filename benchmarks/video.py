@@ -58,6 +58,10 @@ def plain_reencode(src: Path, dst: Path, crf: int) -> int:
         vout.options = {"crf": str(crf), "preset": "medium"}
         frames = 0
         for frame in inp.decode(vin):
+            # The decoded frame's picture type would force the source's I/P/B pattern on x264 (FFmpeg's
+            # libx264 wrapper honours it) and skip x264's own frame-type decisions: not the settings the
+            # labeler encodes with (its frames are new, untyped), nor what ffmpeg does when re-encoding.
+            frame.pict_type = av.video.frame.PictureType.NONE
             out.mux(vout.encode(frame))
             frames += 1
         out.mux(vout.encode(None))
