@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from labeler.errors import InvalidOption, LabelerError
-from labeler.report.audit import AuditConfig, _Worker
+from labeler.report.audit import AuditConfig, _Worker, worker_context
 from labeler.settings import LabelOptions
 from labeler.video.labeling import is_video_file
 from labeler.watermark.keys import WatermarkKey
@@ -91,7 +91,8 @@ def _call(path: str) -> dict[str, Any]:
 
 
 def _local(files: Sequence[Path], init: Any, arg: Any, workers: int) -> Iterator[dict[str, Any]]:
-    with ProcessPoolExecutor(max_workers=workers, initializer=init, initargs=(arg,)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(), initializer=init,
+                             initargs=(arg,)) as pool:
         chunk = max(1, min(16, len(files) // (workers * 8)))
         yield from pool.map(_call, [str(p) for p in files], chunksize=chunk)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import base64
 import io
 import json
+import multiprocessing
+import multiprocessing.context
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -216,6 +218,15 @@ def run_audit(
     return [previous.get(str(p)) or fresh[str(p)] for p in files]
 
 
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How worker processes start: from a fork server, never by forking the caller. A forked child
+    inherits every lock another thread of the caller held at that moment (an import lock, a logging or
+    library lock) and waits on it forever: a batch job started from a process with threads (the gRPC
+    service, a test run after one) hung that way in PIL's JPEG reader. The fork server is a fresh,
+    single-threaded process; workers are forked from it and import what they run (about a second each)."""
+    return multiprocessing.get_context("forkserver")
+
+
 def _entries(todo: Sequence[Path], config: AuditConfig, workers: int) -> Iterator[dict[str, Any]]:
     if not todo:
         return
@@ -224,7 +235,8 @@ def _entries(todo: Sequence[Path], config: AuditConfig, workers: int) -> Iterato
         for path in todo:
             yield worker.run(path)
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_process, initargs=(config,)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(), initializer=_init_process,
+                             initargs=(config,)) as pool:
         chunk = max(1, min(16, len(todo) // (workers * 8)))
         yield from pool.map(_run_in_process, [str(p) for p in todo], chunksize=chunk)
 

@@ -130,3 +130,12 @@ def test_audit_takes_video_and_audio_with_per_second_plots(key_file: Path, regis
     # picture + soundtrack plots for each video, one plot for the song
     assert page.count('<svg class="segments"') == 5
     assert 'aria-label="picture watermark per second: mark found in 10 of 10 segments"' in page
+
+
+def test_worker_processes_are_not_forked_from_the_caller() -> None:
+    # A forked worker inherits the locks other threads of the caller hold at that moment and can wait on
+    # one forever (a batch label run after the gRPC tests hung in PIL's JPEG reader that way). Workers
+    # come from a fork server: a fresh single-threaded process.
+    from labeler.report.audit import worker_context
+
+    assert worker_context().get_start_method() == "forkserver"
