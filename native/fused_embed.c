@@ -132,3 +132,34 @@ done:
     free(step_row);
     return status;
 }
+
+/* Perceptual mask, the two per-pixel chains around its blurs (labeler.watermark.masking.perceptual_mask
+ * is the reference; these give bit-identical float32 results: the same operations in the same order, one
+ * rounding each, no fused multiply-add). The reference makes six and five passes over the working plane
+ * with a temporary each; these make one. */
+#define NO_CONTRACTION __attribute__((optimize("fp-contract=off")))
+
+/* mean_sq = clip(sqrt(max(mean_sq - mean * mean, 0)) * scale, lo, hi), in place: local activity to gain. */
+NO_CONTRACTION void mask_activity(const float *restrict mean, float *restrict mean_sq, long n, float scale, float lo,
+                                  float hi) {
+    for (long i = 0; i < n; ++i) {
+        float square = mean[i] * mean[i];
+        float variance = mean_sq[i] - square;
+        variance = variance > 0.0f ? variance : 0.0f;
+        float gain = sqrtf(variance) * scale;
+        gain = gain > lo ? gain : lo;
+        mean_sq[i] = gain < hi ? gain : hi;
+    }
+}
+
+/* gain *= clip(min(mean, 255 - mean) * inv_margin, 0, 1), in place: less pattern near black and white. */
+NO_CONTRACTION void mask_headroom(float *restrict gain, const float *restrict mean, long n, float inv_margin) {
+    for (long i = 0; i < n; ++i) {
+        float headroom = 255.0f - mean[i];
+        headroom = mean[i] < headroom ? mean[i] : headroom;
+        headroom = headroom * inv_margin;
+        headroom = headroom > 0.0f ? headroom : 0.0f;
+        headroom = headroom < 1.0f ? headroom : 1.0f;
+        gain[i] = gain[i] * headroom;
+    }
+}

@@ -46,12 +46,20 @@ def _load() -> ctypes.CDLL | None:
         library = ctypes.CDLL(str(LIBRARY_PATH))
     except OSError:
         return None
-    function = library.fused_add_luma_delta
+    try:
+        function = library.fused_add_luma_delta
+        activity, headroom = library.mask_activity, library.mask_headroom
+    except AttributeError:  # a library built from an older fused_embed.c: `make native` rebuilds it
+        return None
     function.restype = ctypes.c_int
     function.argtypes = [
         ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
         ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
     ]
+    activity.restype = headroom.restype = None
+    activity.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_float, ctypes.c_float,
+                         ctypes.c_float]
+    headroom.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long, ctypes.c_float]
     return library
 
 
@@ -83,3 +91,34 @@ def add_upsampled_delta(pixels: np.ndarray, delta_work: np.ndarray) -> np.ndarra
     if NATIVE_AVAILABLE:
         return add_upsampled_delta_native(pixels, delta_work)
     return add_upsampled_delta_reference(pixels, delta_work)
+
+
+def _contiguous_f32(plane: np.ndarray) -> np.ndarray:
+    if plane.dtype != np.float32 or not plane.flags.c_contiguous:
+        raise ValueError("the mask kernels take C-contiguous float32 planes")
+    return plane
+
+
+def mask_activity_native(mean: np.ndarray, mean_sq: np.ndarray, scale: float, low: float, high: float) -> np.ndarray:
+    """clip(sqrt(max(mean_sq - mean**2, 0)) * scale, low, high) in one pass, written into ``mean_sq``
+    (float32, bit-identical to :func:`labeler.watermark.masking.mask_activity_reference`; no new plane:
+    a fresh one per video frame cost more in page faults than the arithmetic)."""
+    if _LIBRARY is None:
+        raise RuntimeError(f"native kernel not built ({LIBRARY_PATH.name}); run `make native`")
+    mean, mean_sq = _contiguous_f32(mean), _contiguous_f32(mean_sq)
+    if mean.shape != mean_sq.shape:
+        raise ValueError("mean and mean_sq differ in shape")
+    _LIBRARY.mask_activity(mean.ctypes.data, mean_sq.ctypes.data, mean.size, scale, low, high)
+    return mean_sq
+
+
+def mask_headroom_native(gain: np.ndarray, mean: np.ndarray, inverse_margin: float) -> np.ndarray:
+    """``gain`` *= clip(min(mean, 255 - mean) * inverse_margin, 0, 1), in place, in one pass (bit-identical
+    to :func:`labeler.watermark.masking.mask_headroom_reference`)."""
+    if _LIBRARY is None:
+        raise RuntimeError(f"native kernel not built ({LIBRARY_PATH.name}); run `make native`")
+    gain, mean = _contiguous_f32(gain), _contiguous_f32(mean)
+    if gain.shape != mean.shape:
+        raise ValueError("gain and mean differ in shape")
+    _LIBRARY.mask_headroom(gain.ctypes.data, mean.ctypes.data, gain.size, inverse_margin)
+    return gain

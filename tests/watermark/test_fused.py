@@ -70,3 +70,50 @@ def test_non_contiguous_input_is_handled() -> None:
     pixels, delta = _case(200, 300, 4, 64, 96, seed=3)
     view = pixels[:, ::-1]  # negative stride
     _assert_equivalent(view, delta)
+
+
+def _luma(height: int, width: int, seed: int) -> np.ndarray:
+    # Flat, textured, near-black and near-white regions: every branch of the mask (floor, ceiling, headroom).
+    rng = np.random.default_rng(seed)
+    plane = rng.normal(128.0, 40.0, (height, width))
+    plane[: height // 3] = 128.0 + rng.normal(0.0, 0.5, (height // 3, width))
+    plane[:, : width // 4] *= 0.05
+    plane[:, -(width // 4) :] = 255.0 - plane[:, -(width // 4) :] * 0.05
+    return np.clip(plane, 0.0, 255.0).astype(np.float32)
+
+
+@settings(max_examples=25, deadline=None)
+@given(height=st.integers(8, 90), width=st.integers(8, 90), boost=st.sampled_from([1.0, 1.6]),
+       seed=st.integers(0, 2**16))
+def test_mask_kernels_are_bit_identical_to_the_reference(height: int, width: int, boost: float, seed: int) -> None:
+    from labeler.watermark import masking
+
+    luma = _luma(height, width, seed)
+    rng = np.random.default_rng(seed)
+    mean = rng.uniform(0.0, 255.0, luma.shape).astype(np.float32)
+    mean_sq = (mean * mean + rng.normal(0.0, 300.0, luma.shape)).astype(np.float32)  # some negative variances
+    scale, low, high = np.float32(boost / 10.0), np.float32(0.3), np.float32(1.8 * boost)
+    native = fused.mask_activity_native(mean, mean_sq.copy(), float(scale), float(low), float(high))
+    reference = masking.mask_activity_reference(mean, mean_sq.copy(), scale, low, high)
+    np.testing.assert_array_equal(native, reference)
+    gain = rng.uniform(0.0, 3.0, luma.shape).astype(np.float32)
+    inverse = np.float32(1.0 / 12.0)
+    np.testing.assert_array_equal(fused.mask_headroom_native(gain.copy(), mean, float(inverse)),
+                                  masking.mask_headroom_reference(gain.copy(), mean, inverse))
+
+
+def test_perceptual_mask_is_the_same_with_and_without_the_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    from labeler.watermark import masking
+
+    luma = _luma(512, 910, 5)
+    with_kernels = masking.perceptual_mask(luma, texture_boost=1.3)
+    monkeypatch.setattr(fused, "NATIVE_AVAILABLE", False)
+    np.testing.assert_array_equal(with_kernels, masking.perceptual_mask(luma, texture_boost=1.3))
+
+
+def test_mask_kernels_refuse_other_layouts() -> None:
+    plane = np.zeros((8, 8), np.float32)
+    with pytest.raises(ValueError):
+        fused.mask_activity_native(plane[:, ::2], plane[:, ::2], 0.1, 0.3, 1.8)
+    with pytest.raises(ValueError):
+        fused.mask_headroom_native(plane.astype(np.float64), plane, 0.1)
