@@ -30,7 +30,7 @@ import numpy as np
 from labeler.watermark import ecc, payload
 from labeler.watermark.fused import add_upsampled_delta
 from labeler.watermark.keys import WatermarkKey
-from labeler.watermark.masking import perceptual_mask
+from labeler.watermark.masking import Scratch, perceptual_mask
 from labeler.watermark.sync import (
     IDENTITY,
     Geometry,
@@ -125,8 +125,9 @@ def working_size(height: int, width: int) -> tuple[int, int]:
     return max(1, round(height * scale)), max(1, round(width * scale))
 
 
-def working_luma(pixels: np.ndarray) -> np.ndarray:
-    """Luma at the working resolution (float32, short side WORK_SHORT_SIDE).
+def working_luma(pixels: np.ndarray, scratch: Scratch | None = None) -> np.ndarray:
+    """Luma at the working resolution (float32, short side WORK_SHORT_SIDE; with ``scratch``, one of its
+    planes, overwritten by the next call).
 
     Big pictures are first reduced by a whole factor with block means on uint8 (OpenCV's fast path;
     its rounding adds noise far below the mark's), then resampled to the exact size in float32.
@@ -136,12 +137,19 @@ def working_luma(pixels: np.ndarray) -> np.ndarray:
     work_h, work_w = working_size(height, width)
     factor = min(height // work_h, width // work_w)
     if factor >= 2:
-        grey = cv2.resize(grey, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
-    plane = grey.astype(np.float32)
+        size = (height // factor, width // factor)
+        reduced = scratch.plane("reduced", size, np.uint8) if scratch is not None else None
+        grey = cv2.resize(grey, size[::-1], dst=reduced, interpolation=cv2.INTER_AREA)
+    if scratch is None:
+        plane = grey.astype(np.float32)
+    else:
+        plane = scratch.plane("grey", grey.shape)
+        np.copyto(plane, grey)
     if plane.shape == (work_h, work_w):
         return plane
     interpolation = cv2.INTER_LINEAR if work_h < plane.shape[0] else cv2.INTER_CUBIC
-    return cv2.resize(plane, (work_w, work_h), interpolation=interpolation)
+    work = scratch.plane("work", (work_h, work_w)) if scratch is not None else None
+    return cv2.resize(plane, (work_w, work_h), dst=work, interpolation=interpolation)
 
 
 def can_embed(height: int, width: int) -> bool:
@@ -393,14 +401,17 @@ def working_pattern(watermark_id: int, key: WatermarkKey, height: int, width: in
     return np.ascontiguousarray(np.tile(tile, (-(-work_h // TILE_PX), -(-work_w // TILE_PX)))[:work_h, :work_w])
 
 
-def embed_luma_plane(luma: np.ndarray, pattern: np.ndarray, strength: float = 1.0) -> np.ndarray:
+def embed_luma_plane(
+    luma: np.ndarray, pattern: np.ndarray, strength: float = 1.0, scratch: Scratch | None = None
+) -> np.ndarray:
     """``luma`` (uint8 HxW) plus the content-masked ``pattern`` from :func:`working_pattern`: the same
-    mark :func:`embed_image` adds, with the pattern computed by the caller once per resolution."""
+    mark :func:`embed_image` adds, with the pattern computed by the caller once per resolution (and, for
+    a caller marking frame after frame, its temporaries kept in ``scratch``)."""
     height, width = luma.shape
-    work = working_luma(luma)
+    work = working_luma(luma, scratch)
     if work.shape != pattern.shape:
         raise ValueError(f"pattern {pattern.shape} was made for another resolution than {work.shape}")
-    delta_work = perceptual_mask(work, texture_boost=small_picture_boost(height, width))
+    delta_work = perceptual_mask(work, texture_boost=small_picture_boost(height, width), scratch=scratch)
     delta_work *= np.float32(BASE_AMPLITUDE)  # in place: this runs once per video frame
     delta_work *= pattern
     rms = float(cv2.norm(delta_work, cv2.NORM_L2)) / math.sqrt(delta_work.size)

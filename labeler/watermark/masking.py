@@ -20,14 +20,37 @@ MASK_CEILING = 1.8
 SATURATION_MARGIN = 12.0
 
 
-def perceptual_mask(luma: np.ndarray, window: int = 5, texture_boost: float = 1.0) -> np.ndarray:
-    """A float32 HxW gain map in [0, MASK_CEILING * texture_boost].
+class Scratch:
+    """Reusable planes for a caller that computes the same sizes again and again (video: every frame).
+    Allocating and freeing the ~13 MB of temporaries of a 1080p frame made the C heap shrink and grow
+    back each frame (~1,300 page faults, 1.3-1.8 ms of system time per frame). Results are identical;
+    a plane handed out is overwritten by the next call that asks for it, so one Scratch serves one
+    thread."""
+
+    def __init__(self) -> None:
+        self._planes: dict[str, np.ndarray] = {}
+
+    def plane(self, name: str, shape: tuple[int, ...], dtype: type = np.float32) -> np.ndarray:
+        found = self._planes.get(name)
+        if found is None or found.shape != shape or found.dtype != dtype:
+            found = self._planes[name] = np.empty(shape, dtype=dtype)
+        return found
+
+
+def perceptual_mask(
+    luma: np.ndarray, window: int = 5, texture_boost: float = 1.0, scratch: Scratch | None = None
+) -> np.ndarray:
+    """A float32 HxW gain map in [0, MASK_CEILING * texture_boost] (with ``scratch``: one of its planes).
 
     ``texture_boost`` scales the gain where texture earns it but leaves the floor alone, so flat areas
     (where a pattern shows first) never get more than MASK_FLOOR.
     """
-    mean = cv2.blur(luma, (window, window), borderType=cv2.BORDER_REFLECT)
-    mean_sq = cv2.blur(cv2.multiply(luma, luma), (window, window), borderType=cv2.BORDER_REFLECT)
+    def plane(name: str) -> np.ndarray | None:
+        return scratch.plane(name, luma.shape) if scratch is not None else None
+
+    mean = cv2.blur(luma, (window, window), dst=plane("mean"), borderType=cv2.BORDER_REFLECT)
+    square = cv2.multiply(luma, luma, dst=plane("square"))
+    mean_sq = cv2.blur(square, (window, window), dst=plane("mean_sq"), borderType=cv2.BORDER_REFLECT)
     scale = np.float32(texture_boost / ACTIVITY_REFERENCE)
     low, high = np.float32(MASK_FLOOR), np.float32(MASK_CEILING * texture_boost)
     native = fused.NATIVE_AVAILABLE and mean.flags.c_contiguous and mean_sq.flags.c_contiguous
@@ -36,7 +59,7 @@ def perceptual_mask(luma: np.ndarray, window: int = 5, texture_boost: float = 1.
     else:
         gain = mask_activity_reference(mean, mean_sq, scale, low, high)
     # Smooth the map so the gain itself carries no visible edges.
-    gain = cv2.GaussianBlur(gain, (0, 0), window / 2.0, borderType=cv2.BORDER_REFLECT)
+    gain = cv2.GaussianBlur(gain, (0, 0), window / 2.0, dst=plane("gain"), borderType=cv2.BORDER_REFLECT)
     inverse_margin = np.float32(1.0 / SATURATION_MARGIN)
     if native and gain.flags.c_contiguous:
         return fused.mask_headroom_native(gain, mean, float(inverse_margin))

@@ -29,6 +29,7 @@ from labeler.watermark.image import (
     working_pattern,
 )
 from labeler.watermark.keys import WatermarkKey
+from labeler.watermark.masking import Scratch
 from labeler.watermark.sync import whiten
 
 
@@ -40,6 +41,7 @@ class FrameMarker:
         self.key = key
         self.strength = strength
         self._patterns: dict[tuple[int, int], np.ndarray] = {}
+        self._scratch = Scratch()  # one marker serves one thread (the transcode's marking worker)
 
     def pattern_for(self, height: int, width: int) -> np.ndarray:
         size = (height, width)
@@ -54,7 +56,7 @@ class FrameMarker:
         height, width = luma.shape
         if not can_embed(height, width):
             return luma.copy()
-        return embed_luma_plane(luma, self.pattern_for(height, width), self.strength)
+        return embed_luma_plane(luma, self.pattern_for(height, width), self.strength, self._scratch)
 
 
 @dataclass(frozen=True)

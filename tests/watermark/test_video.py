@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -103,3 +104,18 @@ def test_an_all_intra_video_is_sampled_not_read_whole(clips: dict[str, Path], tm
     assert found.watermark_id == WID
     # at most max_frames spread by index plus max_frames key frames spread by time, of 75 frames
     assert found.frames_sampled <= 2 * 10 + 2
+
+
+def test_the_marker_reusing_its_scratch_planes_marks_exactly_as_embed_luma_plane() -> None:
+    # The marker keeps its temporaries between frames (no per-frame heap churn); every frame must still
+    # get exactly the mark embed_luma_plane gives it alone, across content and resolution changes.
+    from labeler.watermark.image import embed_luma_plane, working_pattern
+    from labeler.watermark.video import FrameMarker
+
+    key = WatermarkKey(bytes(range(32)))
+    marker = FrameMarker(7, key)
+    rng = np.random.default_rng(3)
+    for height, width in [(720, 1280), (720, 1280), (1080, 1920), (720, 1280), (540, 960)]:
+        luma = cv2.GaussianBlur(rng.integers(0, 256, (height, width), dtype=np.uint8), (0, 0), 2.0)
+        expected = embed_luma_plane(luma, working_pattern(7, key, height, width))
+        np.testing.assert_array_equal(marker.mark(luma), expected)
