@@ -53,7 +53,8 @@ def perceptual_mask(
     mean_sq = cv2.blur(square, (window, window), dst=plane("mean_sq"), borderType=cv2.BORDER_REFLECT)
     scale = np.float32(texture_boost / ACTIVITY_REFERENCE)
     low, high = np.float32(MASK_FLOOR), np.float32(MASK_CEILING * texture_boost)
-    native = fused.NATIVE_AVAILABLE and mean.flags.c_contiguous and mean_sq.flags.c_contiguous
+    native = (fused.NATIVE_AVAILABLE and mean.dtype == mean_sq.dtype == np.float32
+              and mean.flags.c_contiguous and mean_sq.flags.c_contiguous)
     if native:  # one pass each instead of six and five (video calls this once per frame)
         gain = fused.mask_activity_native(mean, mean_sq, float(scale), float(low), float(high))
     else:

@@ -117,3 +117,11 @@ def test_mask_kernels_refuse_other_layouts() -> None:
         fused.mask_activity_native(plane[:, ::2], plane[:, ::2], 0.1, 0.3, 1.8)
     with pytest.raises(ValueError):
         fused.mask_headroom_native(plane.astype(np.float64), plane, 0.1)
+
+
+def test_perceptual_mask_of_a_strided_view_equals_that_of_a_copy() -> None:
+    from labeler.watermark import masking
+
+    wide = _luma(40, 120, 9)
+    view = wide[:, ::2]  # not contiguous: OpenCV copies it, the kernels see its own planes
+    np.testing.assert_array_equal(masking.perceptual_mask(view), masking.perceptual_mask(view.copy()))
