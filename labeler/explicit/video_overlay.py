@@ -73,12 +73,16 @@ def render_sprite(height: int, width: int, options: VisibleLabelOptions, rotatio
 
 def _blend(plane: np.ndarray, top: int, left: int, colour: np.ndarray, alpha: np.ndarray) -> None:
     h, w = colour.shape
+    # The sprite is in 8-bit code values; a 10-bit plane (uint16) takes them times 4.
+    scale, peak = (4.0, 1023) if plane.dtype == np.uint16 else (1.0, 255)
     region = plane[top : top + h, left : left + w].astype(np.float32)
-    plane[top : top + h, left : left + w] = np.clip(region + alpha * (colour - region) + 0.5, 0, 255).astype(np.uint8)
+    blended = region + alpha * (colour * scale - region) + 0.5
+    plane[top : top + h, left : left + w] = np.clip(blended, 0, peak).astype(plane.dtype)
 
 
 def blend_yuv420(y: np.ndarray, u: np.ndarray, v: np.ndarray, sprite: YuvSprite) -> None:
-    """Blend the label into 8-bit 4:2:0 planes in place (only the label box is touched)."""
+    """Blend the label into 4:2:0 planes in place, 8-bit (uint8) or 10-bit (uint16): only the label box
+    is touched."""
     _blend(y, sprite.y, sprite.x, sprite.y_plane, sprite.y_alpha)
     _blend(u, sprite.y // 2, sprite.x // 2, sprite.u_plane, sprite.uv_alpha)
     _blend(v, sprite.y // 2, sprite.x // 2, sprite.v_plane, sprite.uv_alpha)

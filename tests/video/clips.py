@@ -11,13 +11,13 @@ import numpy as np
 
 def make_clip(
     path: Path, codec: str = "libx264", frames: int = 50, width: int = 384, height: int = 256,
-    audio: str | None = "aac", fmt: str | None = None, music: bool = False,
+    audio: str | None = "aac", fmt: str | None = None, music: bool = False, pix_fmt: str = "yuv420p",
 ) -> Path:
     """A textured pan; ``audio`` names the soundtrack's encoder: a 440 Hz tone, or with ``music`` plucked
     notes over a noise bed (content in the audio watermark's bands)."""
     out = av.open(str(path), "w", format=fmt)
     video = out.add_stream(codec, rate=25)
-    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    video.width, video.height, video.pix_fmt = width, height, pix_fmt
     sound = None
     if audio is not None:
         sound = out.add_stream(audio, rate=48000)

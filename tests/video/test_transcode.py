@@ -236,3 +236,38 @@ def test_label_on_the_closing_seconds_too(tmp_path: Path) -> None:
         assert a.streams.video[0].frames == b.streams.video[0].frames == 150
     opening, middle, closing = corner_changes(src, dst, [10, 75, 140])
     assert opening > 3 * middle + 5 and closing > 3 * middle + 5
+
+
+@pytest.mark.parametrize(("codec", "fmt", "ten_bit_out"), [
+    ("libx265", "mp4", True),
+    ("libsvtav1", "mp4", True),
+    ("libx264", "mp4", True),
+])
+def test_10_bit_input_stays_10_bit_and_is_labeled(tmp_path: Path, codec: str, fmt: str, ten_bit_out: bool) -> None:
+    if codec not in av.codecs_available:
+        pytest.skip(f"{codec} is not in this FFmpeg build")
+    src = make_clip(tmp_path / "in.mp4", codec=codec, frames=75, audio=None, fmt=fmt, pix_fmt="yuv420p10le")
+    dst = tmp_path / "out.mp4"
+    label_video_file(src, dst, settings(label=VisibleLabelOptions(), crf=12))
+    with av.open(str(dst)) as b:
+        frame = next(b.decode(video=0))
+        assert (frame.format.name == "yuv420p10le") is ten_bit_out
+        samples = frame.to_ndarray()  # 10-bit code values, not 8-bit ones in 16-bit words
+        assert samples.dtype == np.uint16 and samples.max() > 255
+    labeled, later = corner_changes(src, dst, [10, 60])
+    assert labeled > 3 * later + 5 and later < 5  # the visible label, in the opening 2 s only
+    assert read_aigc(dst) == {"Label": "1", "ProduceID": "t"}
+    assert detect_video_file(dst, KEY).watermark_id == WID
+
+
+def test_10_bit_mark_is_the_8_bit_mark_times_four() -> None:
+    from labeler.video.transcode import _mark_10bit
+    from labeler.watermark.video import FrameMarker
+
+    rng = np.random.default_rng(2)
+    top = rng.integers(16, 236, (256, 384), dtype=np.uint8)
+    deep = top.astype(np.uint16) * 4 + rng.integers(0, 2, top.shape, dtype=np.uint16)  # low bits below rounding
+    marker = FrameMarker(WID, KEY)
+    change8 = marker.mark(top).astype(np.int32) - top
+    change10 = _mark_10bit(deep, marker).astype(np.int32) - deep
+    np.testing.assert_array_equal(change10, change8 * 4)
