@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from labeler import formats
-from labeler.audio.codec import AudioContainer, sniff_audio
+from labeler.audio.codec import AudioContainer, sniff_audio, sniff_audio_file
 from labeler.audio.pipeline import audio_watermark_dict, verify_audio
-from labeler.fileio import read_input
+from labeler.fileio import check_input, file_sha256, read_input
 from labeler.metadata.aigc import LABEL_MEANINGS
 from labeler.metadata.reader import AigcReading, read_aigc
 from labeler.provenance.c2pa import C2paFinding, ManifestStore, read_c2pa
@@ -373,15 +373,16 @@ class Verifier:
         )
 
     def _verify_audio(
-        self, data: bytes, container: AudioContainer, source: str, user_declared: bool
+        self, data: bytes | Path, container: AudioContainer, source: str, user_declared: bool
     ) -> VerifyReport:
+        """``data`` is the file's bytes, or its path (then it is never read whole: hours-long files)."""
         outcome = verify_audio(data, container, self.key, self.false_positive_limit, self.limits)
         metadata = MetadataFinding.from_reading(outcome.metadata)
         if outcome.watermark is None:
             watermark = WatermarkFinding(checked=False, note="no watermark key configured")
         else:
             watermark = WatermarkFinding(checked=True, audio_detection=outcome.watermark)
-        sha256 = hashlib.sha256(data).hexdigest()
+        sha256 = file_sha256(data) if isinstance(data, Path) else hashlib.sha256(data).hexdigest()
         records: list[LabelRecord] = []
         if self.registry is not None:
             if outcome.watermark is not None and outcome.watermark.watermark_id is not None:
@@ -403,7 +404,7 @@ class Verifier:
             reason=reason, evidence=evidence, audio=outcome.info(), c2pa=c2pa, security=security,
         )
     def _c2pa(
-        self, data: bytes, media_format: str, watermark: WatermarkFinding, records: list[LabelRecord]
+        self, data: bytes | Path, media_format: str, watermark: WatermarkFinding, records: list[LabelRecord]
     ) -> C2paFinding:
         """The embedded manifest; when there is none but our watermark decodes, the manifest kept under
         its ID (the soft binding). A valid manifest of ours with no record yet finds it by soft binding."""
@@ -426,5 +427,13 @@ class Verifier:
                 records.extend(self.registry.by_watermark_id(soft_id))
         return finding
 
-    def verify_file(self, path: Path, user_declared: bool = False) -> VerifyReport:
-        return self.verify_bytes(read_input(path, self.limits), str(path), user_declared)
+    def verify_file(self, path: Path, user_declared: bool = False, source: str | None = None) -> VerifyReport:
+        """Audio is verified from the path (decoded block by block, hashed in blocks, never read whole, so
+        ``max_bytes`` does not apply: ``max_audio_seconds`` bounds it, as for streamed labeling); anything
+        else from the file's bytes. ``source`` names the file in the report (default: the path)."""
+        name = str(path) if source is None else source
+        if check_input(path) > 0:
+            container = sniff_audio_file(path)
+            if container is not None:
+                return self._verify_audio(path, container, name, user_declared)
+        return self.verify_bytes(read_input(path, self.limits), name, user_declared)

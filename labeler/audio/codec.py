@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import mmap
 import os
 import struct
 from collections.abc import Iterable, Iterator
@@ -481,14 +482,20 @@ def _info_entries(body: bytes) -> dict[str, str]:
     return out
 
 
-def read_audio_tags(data: bytes, container: AudioContainer) -> dict[str, str]:
+def read_audio_tags(data: bytes | Path, container: AudioContainer) -> dict[str, str]:
     """Every text tag the container carries (container, stream and, for WAV, RIFF chunks), as
-    location -> text. Never raises on junk input."""
+    location -> text. ``data`` may be a path: the file is then read by FFmpeg and, for WAV's chunks,
+    memory-mapped (only the chunk headers and small text chunks are touched). Never raises on junk input."""
     tags: dict[str, str] = {}
     if container.name == "wav":
-        tags.update(riff_text_chunks(data))
+        if isinstance(data, Path):
+            with contextlib.suppress(OSError, ValueError), open(data, "rb") as handle, \
+                    mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                tags.update(riff_text_chunks(mapped))  # type: ignore[arg-type]  # bytes-like: slices are bytes
+        else:
+            tags.update(riff_text_chunks(data))
     try:
-        with av.open(io.BytesIO(data), "r") as source:
+        with av.open(str(data) if isinstance(data, Path) else io.BytesIO(data), "r") as source:
             for key, value in source.metadata.items():
                 tags[f"{_tag_place(container)} {key}"] = str(value)
             for stream in source.streams.audio[:1]:

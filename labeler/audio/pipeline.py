@@ -7,6 +7,7 @@ then the container is written with the AIGC label in its metadata.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,8 +69,6 @@ class AudioLabelOutcome:
 
 
 def load_voice(path_text: str, sample_rate: int, limits: Limits) -> np.ndarray:
-    from pathlib import Path
-
     path = Path(path_text)
     try:
         data = path.read_bytes()
@@ -131,7 +130,7 @@ def label_audio(
     )
 
 
-def read_audio_aigc(data: bytes, container: AudioContainer) -> AigcReading | None:
+def read_audio_aigc(data: bytes | Path, container: AudioContainer) -> AigcReading | None:
     """The AIGC label in the container's metadata: a tag named AIGC (any case) first, then any tag
     whose text is an AIGC JSON object. Never raises."""
     try:
@@ -166,12 +165,13 @@ class AudioVerifyOutcome:
 
 
 def verify_audio(
-    data: bytes, container: AudioContainer, key: WatermarkKey | None, false_positive_limit: float, limits: Limits
+    data: bytes | Path, container: AudioContainer, key: WatermarkKey | None, false_positive_limit: float,
+    limits: Limits,
 ) -> AudioVerifyOutcome:
-    """Metadata, watermark and prompt of an audio file, decoded block by block: the watermark detector
-    and the prompt's two ends keep what they need (memory bounded whatever the duration; decoding an
-    hour of stereo whole took 1.4 GB)."""
-    if not data:
+    """Metadata, watermark and prompt of an audio file (its bytes, or its path: then never read whole),
+    decoded block by block: the watermark detector and the prompt's two ends keep what they need (memory
+    bounded whatever the duration; decoding an hour of stereo whole took 1.4 GB)."""
+    if (data.stat().st_size if isinstance(data, Path) else len(data)) == 0:
         raise EmptyMedia("the file is empty (0 bytes)")
     reading = read_audio_aigc(data, container)
     with AudioReader(data, limits, container) as reader:

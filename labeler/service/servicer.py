@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from labeler.audio.codec import sniff_audio_file
 from labeler.errors import InvalidOption, LabelerError
 from labeler.pipeline import Labeler, LabelResult
 from labeler.propagate import PropagateOptions, propagate_bytes
@@ -174,7 +175,8 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         self, call: _Call, requests: AsyncIterator[Any], video: bool, audio_path: bool = False
     ) -> Upload:
         """The upload, spooled; with ``video`` a video container goes to a named file (decoded from its path),
-        with ``audio_path`` an audio file too (Label streams it from its path: labeler/audio/streaming.py)."""
+        with ``audio_path`` an audio file too (Label streams it from its path, labeler/audio/streaming.py;
+        Verify decodes it block by block from there)."""
         if not video:
             upload = await receive(requests, self.settings, check_head)
         else:
@@ -300,7 +302,8 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         return message, outcome.data
 
     def _verify(self, upload: Upload) -> dict[str, Any]:
-        """Worker side of Verify: a video from its spooled path (streamed), anything else from bytes."""
+        """Worker side of Verify: a video or an audio file from its spooled path (streamed), anything else
+        from bytes."""
         config: pb.VerifyConfig = upload.config
         source, declared = config.filename or "<upload>", bool(config.user_declared)
         if upload.path is not None:
@@ -312,6 +315,8 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
                                            self.verifier.trust)
                 report["source"] = source
                 return report
+            if sniff_audio_file(upload.path) is not None:
+                return self.verifier.verify_file(upload.path, declared, source).to_dict()
         return self.verifier.verify_bytes(upload.read(), source, declared).to_dict()
 
     async def Label(  # gRPC method name
@@ -328,7 +333,7 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         try:
             await call.admit()
             admitted = True
-            upload = await self._receive(call, request_iterator, video=True)
+            upload = await self._receive(call, request_iterator, video=True, audio_path=True)
             report = await call.work(self._verify, upload)
             self.metrics.verdicts.labels(report["verdict"]).inc()
             if report["watermark"].get("detected"):

@@ -8,7 +8,7 @@ import pytest
 
 from labeler.audio.codec import decode_audio
 from labeler.cli import main
-from labeler.errors import CorruptMedia, InvalidOption
+from labeler.errors import CorruptMedia, InvalidOption, MediaTooLarge
 from labeler.pipeline import Labeler
 from labeler.settings import LabelOptions, Limits
 from labeler.store.registry import Registry
@@ -127,3 +127,31 @@ def test_reads_another_providers_lowercase_nested_mp3_label() -> None:
     assert report.metadata.present and report.metadata.label_value == "1"
     assert report.metadata.location == "MP3 ID3v2 aigc" and report.verdict is Verdict.CONFIRMED
     assert not report.watermark.checked
+
+
+@pytest.mark.parametrize(("name", "muxer", "codec", "bit_rate", "rate"), FORMATS)
+def test_verify_file_reads_audio_from_the_path_with_the_same_report(
+    name: str, muxer: str, codec: str, bit_rate: int | None, rate: int, key: WatermarkKey, tmp_path: Path
+) -> None:
+    # From the path, audio is decoded block by block and hashed in blocks, never read whole: max_bytes does
+    # not apply (a file far over it is verified), and the report is the bytes route's, field for field.
+    registry = Registry.open(":memory:")
+    source = encode(music_like(12.0, rate, seed=8), rate, muxer, codec, bit_rate)
+    labeled = Labeler(key, registry).label_bytes(source, LabelOptions(producer="acme", produce_id="p1")).data
+    path = tmp_path / f"labeled.{name}"
+    path.write_bytes(labeled)
+    small = Limits(max_bytes=1024)
+    from_path = Verifier(key, registry, small).verify_file(path).to_dict()
+    from_bytes = Verifier(key, registry).verify_bytes(labeled, str(path)).to_dict()
+    assert from_path == from_bytes
+    assert from_path["metadata"]["present"] and from_path["verdict"] == "confirmed"
+    with pytest.raises(MediaTooLarge):  # other media still go through the byte limit
+        Verifier(key, registry, small).verify_file(_png(tmp_path))
+
+
+def _png(folder: Path) -> Path:
+    import cv2
+
+    path = folder / "picture.png"
+    cv2.imwrite(str(path), np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    return path

@@ -438,7 +438,7 @@ def test_video_is_labeled_and_verified_from_disk(start: Callable[..., ServerThre
     assert list(spool.iterdir()) == []
 
 
-def test_audio_is_labeled_from_disk_streamed(
+def test_audio_is_labeled_and_verified_from_disk_streamed(
     start: Callable[..., ServerThread], tmp_path: Path, key: WatermarkKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from labeler.service.servicer import label_options
@@ -446,16 +446,17 @@ def test_audio_is_labeled_from_disk_streamed(
 
     spool = tmp_path / "spool"
     spool.mkdir()
-    server = start(spool_dir=spool, spool_memory_bytes=1 << 30)  # audio is spooled to a named file for Label
+    server = start(spool_dir=spool, spool_memory_bytes=1 << 30)  # audio goes to a named file for Label and Verify
     wav = encode(music_like(6.0, 44100), 44100, "wav", "pcm_s16le")
     mp3 = encode(music_like(6.0, 44100), 44100, "mp3", "libmp3lame", 128_000)
     expected_outputs = {fmt: Labeler(key).label_bytes(data, label_options(CONFIG), record=False)
                         for data, fmt in ((wav, "wav"), (mp3, "mp3"))}
 
     def not_in_memory(*args: object, **kwargs: object) -> None:
-        raise AssertionError("audio uploads are labeled from their spooled path, not in memory")
+        raise AssertionError("audio uploads are labeled and verified from their spooled path, not in memory")
 
     monkeypatch.setattr(Labeler, "label_bytes", not_in_memory)
+    monkeypatch.setattr(Verifier, "verify_bytes", not_in_memory)
     with LabelerClient(server.target, chunk_bytes=64 * 1024) as client:
         for data, fmt in ((wav, "wav"), (mp3, "mp3")):
             reply = client.label(data, CONFIG)
