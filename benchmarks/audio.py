@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from benchmarks.audio_corpus import DEFAULT_DEST, Programme, load_programmes, unmarked_music
-from labeler.audio.codec import decode_audio, resample_pcm
+from labeler.audio.codec import decode_audio, mux_pcm_blocks, resample_pcm
 from labeler.settings import Limits
 from labeler.watermark.audio import (
     AudioWatermarkSettings,
@@ -52,20 +52,8 @@ def codec(pcm: np.ndarray, rate: int, muxer: str, name: str, bit_rate: int) -> n
         stream = sink.add_stream(name, rate=target, layout=layout)
         assert isinstance(stream, av.AudioStream)
         stream.bit_rate = bit_rate
-        resampler = av.AudioResampler(format=str(stream.codec_context.format.name), layout=layout, rate=target)
-        for start in range(0, pcm.shape[0], 1 << 18):
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(pcm[start : start + (1 << 18)].T), format="fltp", layout=layout
-            )
-            frame.sample_rate = rate
-            for converted in resampler.resample(frame):
-                for packet in stream.encode(converted):
-                    sink.mux(packet)
-        for converted in resampler.resample(None):
-            for packet in stream.encode(converted):
-                sink.mux(packet)
-        for packet in stream.encode(None):
-            sink.mux(packet)
+        mux_pcm_blocks(sink, stream, (pcm[start : start + (1 << 18)] for start in range(0, pcm.shape[0], 1 << 18)),
+                       rate, layout)
     decoded = decode_audio(buffer.getvalue(), Limits())
     return resample_pcm(decoded.pcm, decoded.sample_rate, rate)
 

@@ -30,6 +30,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from labeler.audio.codec import mux_pcm_blocks
+
 RATE = 44100
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -99,19 +101,9 @@ def write_programme(path: Path, minutes: float, muxer: str, codec: str, bit_rate
         assert isinstance(stream, av.AudioStream)
         if bit_rate:
             stream.bit_rate = bit_rate
-        resampler = av.AudioResampler(format=str(stream.codec_context.format.name), layout="stereo", rate=RATE)
-        for minute in range(int(np.ceil(minutes))):
-            piece = _music_piece(min(60.0, minutes * 60 - minute * 60), seed=minute)
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(piece.T), format="fltp", layout="stereo")
-            frame.sample_rate = RATE
-            for converted in resampler.resample(frame):
-                for packet in stream.encode(converted):
-                    sink.mux(packet)
-        for converted in resampler.resample(None):
-            for packet in stream.encode(converted):
-                sink.mux(packet)
-        for packet in stream.encode(None):
-            sink.mux(packet)
+        pieces = (_music_piece(min(60.0, minutes * 60 - minute * 60), seed=minute)
+                  for minute in range(int(np.ceil(minutes))))
+        mux_pcm_blocks(sink, stream, pieces, RATE, "stereo")
     return path
 
 

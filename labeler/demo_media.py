@@ -15,6 +15,7 @@ import av
 import cv2
 import numpy as np
 
+from labeler.audio.codec import mux_pcm_blocks
 from labeler.pipeline import Labeler
 from labeler.settings import LabelOptions
 from labeler.store.registry import Registry
@@ -50,7 +51,7 @@ def encode_audio(pcm: np.ndarray, muxer: str, codec: str, bit_rate: int | None =
         stream: Any = sink.add_stream(codec, rate=SAMPLE_RATE, layout="stereo")
         if bit_rate:
             stream.bit_rate = bit_rate
-        _encode_pcm(sink, stream, pcm)
+        mux_pcm_blocks(sink, stream, [pcm], SAMPLE_RATE, "stereo")
     return buffer.getvalue()
 
 
@@ -90,17 +91,8 @@ def write_video(path: Path, frames: int = 250, width: int = 640, height: int = 3
                 sink.mux(stream.encode(out))
             pcm = music_sample(frames / 25, seed=11)
         sink.mux(stream.encode(None))
-        _encode_pcm(sink, sound, pcm)
+        mux_pcm_blocks(sink, sound, [pcm], SAMPLE_RATE, "stereo")
     return path
-
-
-def _encode_pcm(sink: Any, stream: Any, pcm: np.ndarray) -> None:
-    resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="stereo", rate=SAMPLE_RATE)
-    frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm.T), format="fltp", layout="stereo")
-    frame.sample_rate = SAMPLE_RATE
-    for converted in [*resampler.resample(frame), *resampler.resample(None)]:
-        sink.mux(stream.encode(converted))
-    sink.mux(stream.encode(None))
 
 
 def _summary(name: str, stage: str, report: dict[str, Any], expected: str, size: str) -> tuple[list[str], bool]:

@@ -397,22 +397,36 @@ def _encode_into(target: IO[bytes], decoded: DecodedAudio, blocks: Iterable[np.n
         sink.metadata.update(tags)
         if container.name == "ogg":
             stream.metadata.update(stream_tags)
-        target_format = str(stream.codec_context.format.name)
-        resampler = av.AudioResampler(format=target_format, layout=decoded.layout, rate=rate)
-        for block in blocks:
-            if block.ndim != 2 or block.shape[1] != decoded.channels:
-                raise InvalidOption("pcm must be float32 frames x channels like the decoded input")
-            planar = np.ascontiguousarray(np.clip(block, -1.0, 1.0).T)
-            frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=decoded.layout)
-            frame.sample_rate = decoded.sample_rate
-            for converted in resampler.resample(frame):
-                for packet in stream.encode(converted):
-                    sink.mux(packet)
-        for converted in resampler.resample(None):
+        mux_pcm_blocks(sink, stream, _checked_blocks(blocks, decoded.channels), decoded.sample_rate, decoded.layout)
+
+
+def _checked_blocks(blocks: Iterable[np.ndarray], channels: int) -> Iterator[np.ndarray]:
+    for block in blocks:
+        if block.ndim != 2 or block.shape[1] != channels:
+            raise InvalidOption("pcm must be float32 frames x channels like the decoded input")
+        yield np.clip(block, -1.0, 1.0)
+
+
+def mux_pcm_blocks(sink: Any, stream: Any, blocks: Iterable[np.ndarray], sample_rate: int, layout: str) -> None:
+    """Encode float32 frames x channels ``blocks`` (at ``sample_rate``, channel ``layout``) into the audio
+    ``stream`` of the open output ``sink``: each block converted to the encoder's sample format and rate
+    by libswresample, then the resampler and the encoder flushed."""
+    resampler = av.AudioResampler(
+        format=str(stream.codec_context.format.name), layout=layout, rate=stream.codec_context.sample_rate
+    )
+
+    def encode(frames: Iterable[Any]) -> None:
+        for converted in frames:
             for packet in stream.encode(converted):
                 sink.mux(packet)
-        for packet in stream.encode(None):
-            sink.mux(packet)
+
+    for block in blocks:
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(block.T), format="fltp", layout=layout)
+        frame.sample_rate = sample_rate
+        encode(resampler.resample(frame))
+    encode(resampler.resample(None))
+    for packet in stream.encode(None):
+        sink.mux(packet)
 
 
 def add_riff_chunk(data: bytes, chunk_id: bytes, payload: bytes) -> bytes:

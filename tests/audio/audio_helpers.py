@@ -7,7 +7,7 @@ import io
 import av
 import numpy as np
 
-from labeler.audio.codec import decode_audio, resample_pcm
+from labeler.audio.codec import decode_audio, mux_pcm_blocks, resample_pcm
 from labeler.settings import Limits
 
 
@@ -59,6 +59,16 @@ def speech_like(seconds: float, sample_rate: int = 44100, seed: int = 0) -> np.n
     return out.astype(np.float32)[:, None]
 
 
+#: (name, muxer, encoder, bit rate, sample rate) of each audio container labeler reads and writes.
+AUDIO_FORMATS = [
+    ("wav", "wav", "pcm_s16le", None, 44100),
+    ("flac", "flac", "flac", None, 48000),
+    ("mp3", "mp3", "libmp3lame", 128_000, 44100),
+    ("m4a", "ipod", "aac", 128_000, 44100),
+    ("ogg", "ogg", "libopus", 96_000, 48000),
+]
+
+
 def encode(pcm: np.ndarray, sample_rate: int, muxer: str, codec: str, bit_rate: int | None = None) -> bytes:
     """``pcm`` in a container, the way a third-party tool would write it."""
     layout = {1: "mono", 2: "stereo"}[pcm.shape[1]]
@@ -69,14 +79,7 @@ def encode(pcm: np.ndarray, sample_rate: int, muxer: str, codec: str, bit_rate: 
         assert isinstance(stream, av.AudioStream)
         if bit_rate:
             stream.bit_rate = bit_rate
-        resampler = av.AudioResampler(format=str(stream.codec_context.format.name), layout=layout, rate=rate)
-        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(pcm.T), format="fltp", layout=layout)
-        frame.sample_rate = sample_rate
-        for converted in [*resampler.resample(frame), *resampler.resample(None)]:
-            for packet in stream.encode(converted):
-                sink.mux(packet)
-        for packet in stream.encode(None):
-            sink.mux(packet)
+        mux_pcm_blocks(sink, stream, [pcm], sample_rate, layout)
     return buffer.getvalue()
 
 

@@ -14,20 +14,12 @@ from labeler.settings import LabelOptions, Limits
 from labeler.store.registry import Registry
 from labeler.verification import Verdict, Verifier
 from labeler.watermark.keys import WatermarkKey
-from tests.audio.audio_helpers import codec_roundtrip, encode, music_like
+from tests.audio.audio_helpers import AUDIO_FORMATS, codec_roundtrip, encode, music_like
 
 SR = 44100
 
-FORMATS = [
-    ("wav", "wav", "pcm_s16le", None, 44100),
-    ("flac", "flac", "flac", None, 48000),
-    ("mp3", "mp3", "libmp3lame", 128_000, 44100),
-    ("m4a", "ipod", "aac", 128_000, 44100),
-    ("ogg", "ogg", "libopus", 96_000, 48000),
-]
 
-
-@pytest.mark.parametrize(("name", "muxer", "codec", "bit_rate", "rate"), FORMATS)
+@pytest.mark.parametrize(("name", "muxer", "codec", "bit_rate", "rate"), AUDIO_FORMATS)
 def test_label_then_verify_every_container(
     name: str, muxer: str, codec: str, bit_rate: int | None, rate: int, key: WatermarkKey
 ) -> None:
@@ -129,7 +121,7 @@ def test_reads_another_providers_lowercase_nested_mp3_label() -> None:
     assert not report.watermark.checked
 
 
-@pytest.mark.parametrize(("name", "muxer", "codec", "bit_rate", "rate"), FORMATS)
+@pytest.mark.parametrize(("name", "muxer", "codec", "bit_rate", "rate"), AUDIO_FORMATS)
 def test_verify_file_reads_audio_from_the_path_with_the_same_report(
     name: str, muxer: str, codec: str, bit_rate: int | None, rate: int, key: WatermarkKey, tmp_path: Path
 ) -> None:

@@ -23,23 +23,15 @@ from labeler.settings import LabelOptions, Limits
 from labeler.store.registry import Registry
 from labeler.verification import Verdict, Verifier
 from labeler.watermark.audio import PERIOD_SLOTS, SLOT_SECONDS, detect_audio
-from tests.audio.audio_helpers import encode, music_like
+from tests.audio.audio_helpers import AUDIO_FORMATS, encode, music_like
 from tests.conftest import TEST_KEY
-
-FORMATS = [
-    ("wav", "wav", "pcm_s16le", None, 44100),
-    ("flac", "flac", "flac", None, 48000),
-    ("mp3", "mp3", "libmp3lame", 128_000, 44100),
-    ("m4a", "ipod", "aac", 128_000, 44100),
-    ("ogg", "ogg", "libopus", 96_000, 48000),
-]
 
 
 def _listing(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
-@pytest.mark.parametrize(("name", "muxer", "codec", "bit_rate", "rate"), FORMATS)
+@pytest.mark.parametrize(("name", "muxer", "codec", "bit_rate", "rate"), AUDIO_FORMATS)
 def test_streamed_output_is_the_in_memory_output(
     name: str, muxer: str, codec: str, bit_rate: int | None, rate: int, tmp_path: Path
 ) -> None:
