@@ -417,7 +417,8 @@ def embed_audio(
     frames = frame_count(mono.size, hop)
     slot_of_frame = _slots_of_frames(frames, hop, rate)
     slots = int(slot_of_frame[-1]) + 1
-    chips = pattern_chips(pattern_layout(key), watermark_id)[np.arange(slots) % PERIOD_SLOTS]
+    layout = pattern_layout(key)
+    chips = pattern_chips(layout, watermark_id)[np.arange(slots) % PERIOD_SLOTS]
     periods = -(-slots // PERIOD_SLOTS)
     period_first_frame = np.searchsorted(slot_of_frame, np.arange(periods + 1) * PERIOD_SLOTS)
     # Energy budget per period, by construction: the mark's energy stays min_snr_db under the programme
@@ -431,7 +432,6 @@ def embed_audio(
         budget[k] = limit * float(np.sum(np.square(pcm[lo:hi], dtype=np.float64))) / pcm.shape[1]
     used = np.zeros(periods)  # norm (not energy) of the delta already added, per period
     work = mono[:, None].copy()
-    layout = pattern_layout(key)
     slot_index = np.arange(slots)
     groups = layout.tile_group[slot_index % PERIOD_SLOTS] + (slot_index // PERIOD_SLOTS)[:, None] * GROUPS_PER_PERIOD
     widths = np.diff(band_edges(rate, 2 * hop)).astype(np.float64)

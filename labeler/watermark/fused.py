@@ -68,15 +68,14 @@ NATIVE_AVAILABLE = _LIBRARY is not None
 
 
 def add_upsampled_delta_native(pixels: np.ndarray, delta_work: np.ndarray) -> np.ndarray:
-    if _LIBRARY is None:
-        raise RuntimeError(f"native kernel not built ({LIBRARY_PATH.name}); run `make native`")
+    library = _library()
     source = pixels if pixels.ndim == 3 else pixels[:, :, None]
     if source.strides[2] != 1 or source.strides[1] != source.shape[2]:
         source = np.ascontiguousarray(source)
     delta = np.ascontiguousarray(delta_work, dtype=np.float32)
     out = np.empty(source.shape, dtype=np.uint8)
     height, width, channels = source.shape
-    status = _LIBRARY.fused_add_luma_delta(
+    status = library.fused_add_luma_delta(
         source.ctypes.data, out.ctypes.data, height, width, channels, source.strides[0], out.strides[0],
         delta.ctypes.data, delta.shape[0], delta.shape[1],
     )
@@ -93,32 +92,34 @@ def add_upsampled_delta(pixels: np.ndarray, delta_work: np.ndarray) -> np.ndarra
     return add_upsampled_delta_reference(pixels, delta_work)
 
 
-def _contiguous_f32(plane: np.ndarray) -> np.ndarray:
-    if plane.dtype != np.float32 or not plane.flags.c_contiguous:
-        raise ValueError("the mask kernels take C-contiguous float32 planes")
-    return plane
+def _library() -> ctypes.CDLL:
+    if _LIBRARY is None:
+        raise RuntimeError(f"native kernel not built ({LIBRARY_PATH.name}); run `make native`")
+    return _LIBRARY
+
+
+def _float_planes(first: np.ndarray, second: np.ndarray) -> None:
+    for plane in (first, second):
+        if plane.dtype != np.float32 or not plane.flags.c_contiguous:
+            raise ValueError("the mask kernels take C-contiguous float32 planes")
+    if first.shape != second.shape:
+        raise ValueError("the mask kernels' planes differ in shape")
 
 
 def mask_activity_native(mean: np.ndarray, mean_sq: np.ndarray, scale: float, low: float, high: float) -> np.ndarray:
     """clip(sqrt(max(mean_sq - mean**2, 0)) * scale, low, high) in one pass, written into ``mean_sq``
-    (float32, bit-identical to :func:`labeler.watermark.masking.mask_activity_reference`; no new plane:
-    a fresh one per video frame cost more in page faults than the arithmetic)."""
-    if _LIBRARY is None:
-        raise RuntimeError(f"native kernel not built ({LIBRARY_PATH.name}); run `make native`")
-    mean, mean_sq = _contiguous_f32(mean), _contiguous_f32(mean_sq)
-    if mean.shape != mean_sq.shape:
-        raise ValueError("mean and mean_sq differ in shape")
-    _LIBRARY.mask_activity(mean.ctypes.data, mean_sq.ctypes.data, mean.size, scale, low, high)
+    (float32, bit-identical to :func:`labeler.watermark.masking.mask_activity_reference`, which writes
+    there too)."""
+    library = _library()
+    _float_planes(mean, mean_sq)
+    library.mask_activity(mean.ctypes.data, mean_sq.ctypes.data, mean.size, scale, low, high)
     return mean_sq
 
 
 def mask_headroom_native(gain: np.ndarray, mean: np.ndarray, inverse_margin: float) -> np.ndarray:
     """``gain`` *= clip(min(mean, 255 - mean) * inverse_margin, 0, 1), in place, in one pass (bit-identical
     to :func:`labeler.watermark.masking.mask_headroom_reference`)."""
-    if _LIBRARY is None:
-        raise RuntimeError(f"native kernel not built ({LIBRARY_PATH.name}); run `make native`")
-    gain, mean = _contiguous_f32(gain), _contiguous_f32(mean)
-    if gain.shape != mean.shape:
-        raise ValueError("gain and mean differ in shape")
-    _LIBRARY.mask_headroom(gain.ctypes.data, mean.ctypes.data, gain.size, inverse_margin)
+    library = _library()
+    _float_planes(gain, mean)
+    library.mask_headroom(gain.ctypes.data, mean.ctypes.data, gain.size, inverse_margin)
     return gain
