@@ -736,20 +736,19 @@ def _next_smooth(n: int) -> int:
 
 
 def _try_speed(
-    views: tuple[np.ndarray, ...], first_bin: int, hop: int, n_fft: int, sample_rate: int, speed: float,
+    power: np.ndarray, first_bin: int, hop: int, n_fft: int, sample_rate: int, speed: float,
     layout: PatternLayout,
 ) -> tuple[_Attempt, int]:
-    """Rank every (framing view, slot phase, sync offset) hypothesis by its sync peak and decode the
-    DECODES_PER_SPEED best (each decode is an attempt in the false-positive bound)."""
+    """Rank every (slot phase, sync offset) hypothesis of one framing's ``power`` by its sync peak and
+    decode the DECODES_PER_SPEED best (each decode is an attempt in the false-positive bound)."""
     ranked: list[tuple[float, int, np.ndarray]] = []
-    for power in views:
-        for p in range(PHASES):
-            folded, _ = _statistic(power, first_bin, hop, n_fft, sample_rate, speed, p * SLOT_SECONDS / PHASES)
-            scores = _sync_scores(folded, layout)
-            centre = float(np.median(scores))
-            spread = 1.4826 * float(np.median(np.abs(scores - centre))) or 1.0
-            for offset in np.argsort(scores)[::-1][:OFFSETS_DECODED]:
-                ranked.append(((float(scores[offset]) - centre) / spread, int(offset), folded))
+    for p in range(PHASES):
+        folded, _ = _statistic(power, first_bin, hop, n_fft, sample_rate, speed, p * SLOT_SECONDS / PHASES)
+        scores = _sync_scores(folded, layout)
+        centre = float(np.median(scores))
+        spread = 1.4826 * float(np.median(np.abs(scores - centre))) or 1.0
+        for offset in np.argsort(scores)[::-1][:OFFSETS_DECODED]:
+            ranked.append(((float(scores[offset]) - centre) / spread, int(offset), folded))
     ranked.sort(key=lambda item: -item[0])
     best = _Attempt(None, -math.inf, 0.0, speed)
     attempts = 0
@@ -784,7 +783,7 @@ def detect_excerpt(
     for speed, shift in ((speed, shift) for speed in speeds for shift in FRAMING_SHIFTS):
         if shift not in views:  # computed only when the framings before it found nothing
             views[shift] = _excerpt_spectrum(pcm[round(shift * hop) :], sample_rate)[0]
-        attempt, tried = _try_speed((views[shift],), first_bin, hop, n_fft, sample_rate, speed, layout)
+        attempt, tried = _try_speed(views[shift], first_bin, hop, n_fft, sample_rate, speed, layout)
         attempts += tried
         if best is None or attempt.sync_z > best.sync_z or attempt.watermark_id is not None:
             best = attempt
