@@ -72,6 +72,18 @@ def check_output(path: Path, force: bool = False) -> None:
         raise OutputNotWritable(f"cannot write {path}: folder {folder} does not exist")
 
 
+def replace_with_finished(finished: Path, path: Path, force: bool = False) -> None:
+    """Rename ``finished`` (a complete temporary file beside ``path``) to ``path``: flushed to disk first,
+    mode 0644, never over a file that appeared meanwhile unless ``force`` (OutputExists). OSError is left
+    to the caller, which knows what it was writing."""
+    with open(finished, "rb+") as handle:
+        os.fsync(handle.fileno())
+    os.chmod(finished, 0o644)
+    if not force and path.exists():  # appeared meanwhile: keep what is there
+        raise OutputExists(f"{path} exists (pass --force to replace it)")
+    os.replace(finished, path)
+
+
 def write_output(path: Path, data: bytes, force: bool = False) -> None:
     """Write ``data`` to ``path`` atomically; refuse to replace an existing file unless ``force``."""
     check_output(path, force)
@@ -81,12 +93,7 @@ def write_output(path: Path, data: bytes, force: bool = False) -> None:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp_name, 0o644)
-        if not force and path.exists():  # appeared meanwhile: keep what is there
-            raise OutputExists(f"{path} exists (pass --force to replace it)")
-        os.replace(tmp_name, path)
+        replace_with_finished(Path(tmp_name), path, force)
         tmp_name = None
     except FileNotFoundError:
         raise OutputNotWritable(f"cannot write {path}: folder {folder} does not exist") from None

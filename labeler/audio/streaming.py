@@ -23,7 +23,6 @@ output is written.
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +32,9 @@ import numpy as np
 from labeler.audio.codec import ENCODE_BLOCK_FRAMES, AudioContainer, AudioReader, encode_audio_file
 from labeler.audio.pipeline import AudioLabelOutcome, load_voice
 from labeler.audio.raw import LoudnessMeter, RawPcm, watermark_windows
-from labeler.errors import OutputExists, OutputNotWritable
+from labeler.errors import OutputNotWritable
 from labeler.explicit.audio_prompt import PromptOptions, prompt_samples
-from labeler.fileio import file_sha256
+from labeler.fileio import file_sha256, replace_with_finished
 from labeler.metadata.aigc import AigcLabel
 from labeler.provenance.securitydata import LabelSigner
 from labeler.provenance.video_steps import temp_beside
@@ -154,15 +153,9 @@ def _decode_to_raw(
 
 
 def _move_into_place(labeled: Path, destination: Path, force: bool) -> None:
-    """``labeled`` (a finished temp file beside ``destination``) renamed to it, as ``write_output`` does:
-    flushed to disk first, never over a file that appeared meanwhile unless ``force``."""
+    """``labeled`` (a finished temp file beside ``destination``) renamed to it, as ``write_output`` does."""
     try:
-        with open(labeled, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(labeled, 0o644)
-        if not force and destination.exists():
-            raise OutputExists(f"{destination} exists (pass --force to replace it)")
-        os.replace(labeled, destination)
+        replace_with_finished(labeled, destination, force)
     except OSError as exc:
         raise OutputNotWritable(f"cannot write {destination}: {exc.strerror or exc}") from None
 
