@@ -1,6 +1,8 @@
 """Video benchmark: quality, 2-s clip robustness, throughput and verify time on clips made from real photos.
 
-Clips are slow pans/zooms over the corpus photos (benchmarks/corpus.py), encoded H.264 CRF 18. Run
+Clips are slow pans/zooms over the corpus photos (benchmarks/corpus.py), encoded H.264 CRF 18
+(``--source-crf``); labeling keeps the input's CRF (read from x264's record in the stream, as the product
+does by default) and the plain re-encode uses the same CRF. Run
 ``python -m benchmarks.video [--photos N] [--seconds S]``; writes out/bench/video.json. The CPU is shared
 with other jobs, so timings are indicative; labeling and plain re-encode are measured in the same run.
 """
@@ -27,13 +29,15 @@ OUT = Path("out/bench")
 FPS = 25
 
 
-def make_clip(rgb: np.ndarray, path: Path, height: int, seconds: float, preset: str = "veryfast") -> Path:
+def make_clip(
+    rgb: np.ndarray, path: Path, height: int, seconds: float, preset: str = "veryfast", crf: int = 18,
+) -> Path:
     width = height * 16 // 9
     frames = int(seconds * FPS)
     out = av.open(str(path), "w")
     stream = out.add_stream("libx264", rate=FPS)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.options = {"crf": "18", "preset": preset}
+    stream.options = {"crf": str(crf), "preset": preset}
     h, w = rgb.shape[:2]
     for index in range(frames):
         t = index / max(1, frames - 1)
@@ -178,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run every attack on the unmarked windows and count claims")
     parser.add_argument("--strength", type=float, default=1.0, help="watermark strength (1 = the image mark's)")
     parser.add_argument("--heights", default="720,1080", help="clip heights; robustness runs on 1080 only")
+    parser.add_argument("--source-crf", type=int, default=18, help="the clips' H.264 CRF (labeling keeps it)")
     args = parser.parse_args(argv)
     work = OUT / "video"
     work.mkdir(parents=True, exist_ok=True)
@@ -188,14 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     unmarked_claims = {name: [0, 0] for name in ATTACKS}
     for index, photo in enumerate(photos):
         for height in [int(h) for h in args.heights.split(",")]:
-            src = make_clip(photo.rgb, work / f"{photo.name}-{height}.mp4", height, args.seconds)
-            crf = 18
-            settings = VideoLabelSettings(index + 1, KEY, "{}", label=None, crf=crf, strength=args.strength)
+            src = make_clip(photo.rgb, work / f"{photo.name}-{height}.mp4", height, args.seconds, crf=args.source_crf)
+            crf = args.source_crf
+            # crf=None: labeling reads the source's CRF from x264's record, as `labeler label` does
+            settings = VideoLabelSettings(index + 1, KEY, "{}", label=None, crf=None, strength=args.strength)
             t0 = time.perf_counter()
             frames = plain_reencode(src, work / "plain.mp4", crf)
             plain_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            label_video_file(src, work / "marked.mp4", settings)
+            labeled = label_video_file(src, work / "marked.mp4", settings)
+            assert labeled.rate_control.startswith(f"crf {crf} "), labeled.rate_control
             label_s = time.perf_counter() - t0
             speed.append({"clip": f"{photo.name}-{height}", "frames": frames, "plain_fps": frames / plain_s,
                           "label_fps": frames / label_s, "ratio": plain_s / label_s})
@@ -240,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                   unmarked_claims={k: {"claims": v[0], "trials": v[1]} for k, v in unmarked_claims.items()},
                   watermark_stage_fps_1080p=stage_fps,
                   verify={"seconds_of_video": args.verify_seconds, "verify_s": verify_s,
-                          "detected": verified}, strength=args.strength)
+                          "detected": verified}, strength=args.strength, source_crf=args.source_crf)
     print(f"{'clip':28} {'PSNR plain':>10} {'PSNR marked':>11} {'loss dB':>8}")
     for q in quality:
         print(f"{q['clip']:28} {q['psnr_plain']:10.2f} {q['psnr_marked']:11.2f} {q['loss_db']:8.2f}")
@@ -255,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.verify_seconds > 0:
         print(f"verify {args.verify_seconds:.0f}-s 1080p clip: {verify_s:.2f} s (detected={verified})")
     name = "video.json" if args.strength == 1.0 else f"video-strength{args.strength:g}.json"
+    if args.source_crf != 18:
+        name = name.replace(".json", f"-crf{args.source_crf}.json")
     (OUT / name).write_text(json.dumps(report, indent=2))
     return 0
 

@@ -73,7 +73,7 @@ def label_video(
     registry: RegistryChoice = None,
     force: bool = False,
     label_signer: LabelSigner | None = None,
-    crf: int | None = None,
+    crf: float | None = None,
 ) -> dict[str, Any]:
     """Label an MP4/MOV/WebM file into ``destination``, streamed frame by frame (picture, soundtrack,
     container tag), and record it; returns the summary ``labeler label --json`` prints."""

@@ -91,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     lab.add_argument("--video-label-whole", action="store_true", help="video: label every frame")
     lab.add_argument("--video-label-end", action="store_true",
                      help="video: label the closing N s too (N from --video-label-seconds)")
-    lab.add_argument("--crf", type=int, help="video: encoder CRF (default: near-transparent for the codec)")
+    lab.add_argument("--crf", type=float,
+                     help="video: encoder CRF (default: the input's own x264/x265 settings when it records them, "
+                          "else near-transparent for the codec)")
     lab.add_argument("--bitrate", type=int, help="video: target bitrate in bit/s instead of CRF")
 
     ver = sub.add_parser("verify", parents=[common], help="verify files and report their labels")

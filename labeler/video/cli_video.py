@@ -73,6 +73,7 @@ def cmd_label_video(
     else:
         out.write(f"labeled {args.input} -> {args.output} ({info['format'].upper()} {info['video_codec']} "
                   f"{info['width']}x{info['height']}, {info['frames']} frames, audio {info['audio']})\n")
+        out.write(f"  video encode   {info['encoder']}, {info['rate_control']}\n")
         out.write(f"  watermark      id {info['watermark_id'] or 'off'}\n")
         sound = info.get("soundtrack")
         if sound:

@@ -53,7 +53,7 @@ def label_video_path(
     label_seconds: float = 2.0,
     label_whole: bool = False,
     label_end: bool = False,
-    crf: int | None = None,
+    crf: float | None = None,
     bitrate: int | None = None,
     progress: ProgressCallback | None = None,
     label_signer: LabelSigner | None = None,
@@ -90,6 +90,7 @@ def label_video_path(
             soundtrack.close()
     return {
         "format": result.container, "video_codec": result.video_codec, "encoder": result.encoder,
+        "rate_control": result.rate_control,
         "width": result.width, "height": result.height, "frames": result.frames,
         "duration_seconds": result.duration_seconds, "audio": result.audio,
         "soundtrack": {"prompt": soundtrack.prompt, "watermarked": soundtrack.watermark_id is not None,

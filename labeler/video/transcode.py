@@ -36,6 +36,7 @@ from labeler.errors import CorruptMedia, InvalidOption, OutputNotWritable, Unsup
 from labeler.explicit.video_overlay import YuvSprite, blend_yuv420, render_sprite
 from labeler.settings import VisibleLabelOptions
 from labeler.video.containers import VideoContainer, sniff_video
+from labeler.video.rate_control import RateControl, choose_rate_control
 from labeler.video.soundtrack import AUDIO_ENCODERS, codec_id_name, frame_pcm
 from labeler.watermark.keys import WatermarkKey
 from labeler.watermark.video import FrameMarker, FrameSample, VideoDetection, detect_frames
@@ -47,8 +48,6 @@ ENCODERS: dict[str, tuple[str, ...]] = {
     "vp9": ("libvpx-vp9",),
     "av1": ("libsvtav1", "libaom-av1"),
 }
-#: CRF giving roughly the input's quality when nothing else is known (libx264/libx265 defaults).
-DEFAULT_CRF: dict[str, int] = {"libx264": 18, "libx265": 22, "libvpx-vp9": 31, "libsvtav1": 30, "libaom-av1": 30}
 AIGC_TAG = "AIGC"
 
 #: Float32 PCM (frames x channels) and its sample rate → processed PCM of the same shape.
@@ -66,7 +65,9 @@ class VideoLabelSettings:
     label_whole: bool = False
     #: Also label the closing ``label_seconds`` (GB 45438 allows the end and the middle as well).
     label_end: bool = False
-    crf: int | None = None
+    #: Rate control: ``bitrate`` (bit/s) or ``crf`` when given, else the input's own x264/x265 settings,
+    #: else a near-transparent CRF for the codec (``labeler.video.rate_control``).
+    crf: float | None = None
     bitrate: int | None = None
     strength: float = 1.0
 
@@ -89,6 +90,7 @@ class VideoLabelResult:
     frames: int
     duration_seconds: float
     audio: str  # "copy", "reencoded" or "none"
+    rate_control: str = ""  # e.g. "crf 23 (the input's x264 settings)"
 
 
 def _open_input(path: Path) -> tuple[av.container.InputContainer, VideoContainer]:
@@ -174,7 +176,8 @@ def label_video_file(
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            result = _transcode(inp, vin, kind, encoder, tmp, settings, soundtrack, progress, duration)
+            rate_control = choose_rate_control(source, encoder, settings.crf, settings.bitrate)
+            result = _transcode(inp, vin, kind, encoder, rate_control, tmp, settings, soundtrack, progress, duration)
             os.replace(tmp, destination)
             return result
         except BaseException:
@@ -187,6 +190,7 @@ def _transcode(
     vin: av.VideoStream,
     kind: VideoContainer,
     encoder: str,
+    rate_control: RateControl,
     tmp: Path,
     settings: VideoLabelSettings,
     soundtrack: SoundtrackProcessor | None,
@@ -214,11 +218,9 @@ def _transcode(
         for attr in ("color_range", "color_primaries", "color_trc", "colorspace"):
             with contextlib.suppress(AttributeError, ValueError, TypeError):
                 setattr(vout.codec_context, attr, getattr(cc, attr))
-        if settings.bitrate is not None:
-            vout.bit_rate = settings.bitrate
-        else:
-            crf = settings.crf if settings.crf is not None else DEFAULT_CRF[encoder]
-            vout.options = {"crf": str(crf)} | ({"b": "0"} if encoder == "libvpx-vp9" else {})
+        if rate_control.bitrate is not None:
+            vout.bit_rate = rate_control.bitrate
+        vout.options = rate_control.encoder_options(encoder)
         if encoder in ("libx264", "libx265"):
             vout.options = dict(vout.options) | {"preset": "medium"}
 
@@ -300,6 +302,7 @@ def _transcode(
     return VideoLabelResult(
         container=kind.name, video_codec=codec_id_name(vin.codec_context), encoder=encoder,
         width=vout.width, height=vout.height, frames=frames, duration_seconds=duration, audio=audio_mode,
+        rate_control=rate_control.describe(),
     )
 
 

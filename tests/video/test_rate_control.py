@@ -1,0 +1,138 @@
+"""Rate control of the re-encode: the option, else the input's recorded x264/x265 settings, else a default."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from labeler.errors import InvalidOption
+from labeler.settings import VisibleLabelOptions
+from labeler.video.rate_control import (
+    DEFAULT_CRF,
+    RateControl,
+    choose_rate_control,
+    parse_recorded_settings,
+    read_recorded_settings,
+)
+from labeler.video.transcode import VideoLabelSettings, label_video_file
+
+X264_HEAD = (b"\x06\x05\xff\xff\xdc\x45\xe9\xbd\xe6\xd9\x48\xb7\x96\x2c\xd8\x20\xd9\x23\xee\xef"
+             b"x264 - core 165 - H.264/MPEG-4 AVC codec - Copyleft 2003-2025 - http://www.videolan.org/x264.html"
+             b" - options: cabac=1 ref=3 deblock=1:0:0 analyse=0x3:0x113 me=hex subme=7 psy=1 ")
+X265_HEAD = (b"x265 (build 216) - 4.2+1-e444744:[Linux][GCC 14.2.1][64 bit] 8bit+10bit+12bit - H.265/HEVC codec"
+             b" - Copyright 2013-2018 (c) Multicoreware, Inc - http://x265.org - options: cpuid=1111039 "
+             b"frame-threads=2 numa-pools=2 wpp no-pmode ")
+
+
+def x264_record(rate: str) -> bytes:
+    return X264_HEAD + rate.encode() + b" qcomp=0.60 qpmin=0 qpmax=69 qpstep=4 ip_ratio=1.40 aq=1:1.00\x00\x80"
+
+
+@given(st.floats(min_value=0, max_value=51, allow_nan=False).map(lambda v: round(v, 1)))
+def test_a_recorded_crf_is_read_back(crf: float) -> None:
+    found = parse_recorded_settings([b"\x00\x00\x01junk", x264_record(f"rc=crf mbtree=1 crf={crf:.1f}")], "libx264")
+    assert found == RateControl(crf, None, "input", "x264")
+
+
+@given(st.integers(min_value=1, max_value=500_000))
+def test_a_recorded_average_bitrate_is_read_back_in_bits_per_second(kbps: int) -> None:
+    for mode in ("abr", "cbr", "2pass"):
+        found = parse_recorded_settings([x264_record(f"rc={mode} mbtree=1 bitrate={kbps} ratetol=1.0")], "libx264")
+        assert found == RateControl(None, kbps * 1000, "input", "x264")
+
+
+def test_x265_record_and_constant_qp() -> None:
+    assert parse_recorded_settings([X265_HEAD + b"rc=crf crf=28.0 qcomp=0.60\x00"], "libx265") == RateControl(
+        28.0, None, "input", "x265")
+    assert parse_recorded_settings([x264_record("rc=cqp mbtree=0 qp=20")], "libx264") == RateControl(
+        20.0, None, "input", "x264")
+
+
+@given(st.binary(max_size=400))
+def test_no_record_or_a_damaged_one_is_no_rate_control(noise: bytes) -> None:
+    cases = [
+        [noise],
+        [x264_record("rc=crf crf=")],  # value cut off
+        [x264_record("rc=crf crf=77.0")],  # out of range
+        [x264_record("rc=crf crf=nan-ish")],
+        [x264_record("rc=vbv-only")],  # a mode we do not reuse
+        [x264_record("rc=abr bitrate=0")],
+        [X264_HEAD[:60] + noise],  # truncated before "options:"
+    ]
+    for blobs in cases:
+        assert parse_recorded_settings(blobs, "libx264") is None
+    # another encoder's record is not reused: x264's rate factor means nothing to libx265 or libvpx
+    assert parse_recorded_settings([x264_record("rc=crf crf=23.0")], "libx265") is None
+    assert parse_recorded_settings([x264_record("rc=crf crf=23.0")], "libvpx-vp9") is None
+
+
+def _clip(path: Path, codec: str, options: dict[str, str] | None, bitrate: int | None = None) -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 256, 160, "yuv420p"
+        if options:
+            stream.options = options
+        if bitrate:
+            stream.bit_rate = bitrate
+        base = np.random.default_rng(3).integers(0, 255, (160, 300, 3), dtype=np.uint8)
+        for index in range(12):
+            picture = np.ascontiguousarray(base[:, index * 2 : index * 2 + 256])
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        out.mux(stream.encode(None))
+    return path
+
+
+def _settings(**kw: object) -> VideoLabelSettings:
+    return VideoLabelSettings(None, None, "{}", label=VisibleLabelOptions(), **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("codec", "recorder", "crf"), [("libx264", "x264", "27"), ("libx265", "x265", "31")])
+def test_labeling_reuses_the_inputs_crf(tmp_path: Path, codec: str, recorder: str, crf: str) -> None:
+    src = _clip(tmp_path / "in.mp4", codec, {"crf": crf})
+    dst = tmp_path / "out.mp4"
+    result = label_video_file(src, dst, _settings())
+    assert result.rate_control == f"crf {crf} (the input's {recorder} settings)"
+    # the output's own record says the encoder ran at that CRF
+    assert read_recorded_settings(dst, codec) == RateControl(float(crf), None, "input", recorder)
+
+
+def test_labeling_reuses_the_inputs_average_bitrate(tmp_path: Path) -> None:
+    src = _clip(tmp_path / "in.mp4", "libx264", None, bitrate=300_000)
+    result = label_video_file(src, tmp_path / "out.mp4", _settings())
+    assert result.rate_control == "300000 bit/s (the input's x264 settings)"
+    assert read_recorded_settings(tmp_path / "out.mp4", "libx264") == RateControl(None, 300_000, "input", "x264")
+
+
+def test_options_win_and_unrecorded_inputs_get_the_default(tmp_path: Path) -> None:
+    x264 = _clip(tmp_path / "in.mp4", "libx264", {"crf": "27"})
+    assert choose_rate_control(x264, "libx264", crf=12) == RateControl(12, None, "option")
+    assert choose_rate_control(x264, "libx264", bitrate=9000) == RateControl(None, 9000, "option")
+    out = tmp_path / "out.mp4"
+    assert label_video_file(x264, out, _settings(crf=12)).rate_control == "crf 12 (option)"
+    assert read_recorded_settings(out, "libx264") == RateControl(12.0, None, "input", "x264")
+    # libvpx records nothing: the codec's near-transparent default
+    vp9 = _clip(tmp_path / "in.webm", "libvpx-vp9", {"crf": "40", "b": "0"})
+    result = label_video_file(vp9, tmp_path / "out.webm", _settings())
+    assert result.rate_control == f"crf {DEFAULT_CRF['libvpx-vp9']:g} (default: the input records no encoder settings)"
+    # H.264 from an encoder that records nothing (here: x264's record overwritten, same length, so the
+    # stream still decodes) gets libx264's default too
+    blank = tmp_path / "blank.mp4"
+    blank.write_bytes(x264.read_bytes().replace(b"x264 - core", b"xxxx - core"))
+    assert read_recorded_settings(blank, "libx264") is None
+    result = label_video_file(blank, tmp_path / "out2.mp4", _settings())
+    assert result.rate_control == "crf 18 (default: the input records no encoder settings)"
+    assert read_recorded_settings(tmp_path / "missing.mp4", "libx264") is None  # unreadable: no record
+
+
+def test_a_fractional_crf_option_is_accepted_and_out_of_range_is_refused(tmp_path: Path) -> None:
+    src = _clip(tmp_path / "in.mp4", "libx264", {"crf": "20"})
+    result = label_video_file(src, tmp_path / "out.mp4", _settings(crf=23.5))
+    assert result.rate_control == "crf 23.5 (option)"
+    assert read_recorded_settings(tmp_path / "out.mp4", "libx264") == RateControl(23.5, None, "input", "x264")
+    with pytest.raises(InvalidOption):
+        _settings(crf=-1)
