@@ -29,16 +29,22 @@ class YuvSprite:
     uv_alpha: np.ndarray
 
 
-def render_sprite(height: int, width: int, options: VisibleLabelOptions, rotation: int = 0) -> YuvSprite:
-    """The label for ``height`` x ``width`` coded frames. ``rotation`` is the stream's display rotation
-    (degrees counter-clockwise, a multiple of 90): the label is laid out for the picture as displayed
-    and turned back into coded orientation, so the viewer sees it upright in the chosen corner."""
+def render_sprite(
+    height: int, width: int, options: VisibleLabelOptions, rotation: int = 0, mirrored: bool = False,
+) -> YuvSprite:
+    """The label for ``height`` x ``width`` coded frames. ``rotation`` (degrees counter-clockwise, a
+    multiple of 90) and ``mirrored`` are the stream's display matrix (``labeler.video.orientation``): the
+    label is laid out for the picture as displayed and turned (and mirrored) back into coded orientation,
+    so the viewer sees it upright and readable in the chosen corner."""
     turns = (rotation // 90) % 4
     shown = (height, width) if turns % 2 == 0 else (width, height)
     black, placed = draw_visible_label(np.zeros((*shown, 3), np.uint8), options)
     white, _ = draw_visible_label(np.full((*shown, 3), 255, np.uint8), options)
-    if turns:
-        # displayed = rot90(coded, turns), so coded = rot90(displayed, -turns)
+    if turns or mirrored:
+        # displayed = fliplr(rot90(coded, turns)) (fliplr only when mirrored),
+        # so coded = rot90(fliplr(displayed), -turns)
+        if mirrored:
+            black, white = black[:, ::-1], white[:, ::-1]
         black, white = np.rot90(black, -turns), np.rot90(white, -turns)
         rows, cols = np.nonzero(np.any(black != white, axis=2))
         box_x, box_y = int(cols.min()), int(rows.min())

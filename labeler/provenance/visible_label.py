@@ -36,6 +36,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from labeler.provenance.thirdparty import ThirdPartyMark
+from labeler.video.orientation import frame_orientation
 
 #: The texts searched for: ours first, then variants other providers use.
 LABEL_TEXTS: tuple[str, ...] = ("AI生成", "AI 生成", "由AI生成", "AI-generated")
@@ -242,10 +243,8 @@ def detect_visible_label_in_video(path: Path, seconds: float = 3.0, step_seconds
                 if time + 1e-6 < next_time:
                     continue
                 next_time = time + step_seconds
-                grey: np.ndarray = frame.to_ndarray(format="gray")
-                turns = round(float(frame.rotation or 0) / 90) % 4
-                if turns:  # a rotated stream's label is upright as displayed, not as coded
-                    grey = np.ascontiguousarray(np.rot90(grey, turns))
+                # a rotated or mirrored stream's label is upright and readable as displayed, not as coded
+                grey = frame_orientation(frame).to_displayed(frame.to_ndarray(format="gray"))
                 found = detect_visible_label(grey)
                 if found.score > best.score:
                     best = found

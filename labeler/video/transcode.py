@@ -36,6 +36,7 @@ from labeler.errors import CorruptMedia, InvalidOption, OutputNotWritable, Unsup
 from labeler.explicit.video_overlay import YuvSprite, blend_yuv420, render_sprite
 from labeler.settings import VisibleLabelOptions
 from labeler.video.containers import VideoContainer, sniff_video
+from labeler.video.orientation import frame_orientation
 from labeler.video.rate_control import RateControl, choose_rate_control
 from labeler.video.soundtrack import AUDIO_ENCODERS, codec_id_name, frame_pcm
 from labeler.watermark.keys import WatermarkKey
@@ -248,7 +249,7 @@ def _transcode(
             if settings.watermark_id is not None and settings.key is not None
             else None
         )
-        sprites: dict[tuple[int, int, int], YuvSprite] = {}
+        sprites: dict[tuple[int, int, int, bool], YuvSprite] = {}
         rotation_set = False
         frames = 0
         streams = [vin, *inp.streams.audio]
@@ -276,8 +277,9 @@ def _transcode(
                         continue
                     if not rotation_set:  # the display matrix (phones' portrait video), before any encode
                         rotation_set = True
-                        if _rotation(frame):
-                            vout.set_display_rotation(_rotation(frame))
+                        matrix = frame_orientation(frame).matrix
+                        if matrix is not None:  # copied as it is: rotation, mirror and all
+                            vout.set_display_matrix(list(matrix))
                     marked = marking.submit(_label_frame, frame, settings, marker, sprites, video_end, work_format)
                     if pending is not None:
                         out.mux(vout.encode(pending.result()))
@@ -315,20 +317,11 @@ def _process_audio(frame: av.AudioFrame, soundtrack: SoundtrackProcessor) -> av.
     return out
 
 
-def _rotation(frame: av.VideoFrame) -> int:
-    """The frame's display rotation in degrees counter-clockwise, snapped to a multiple of 90 (0 when none)."""
-    try:
-        angle = int(frame.rotation or 0)
-    except (AttributeError, TypeError, ValueError):
-        return 0
-    return (round(angle / 90) * 90) % 360
-
-
 def _label_frame(
     frame: av.VideoFrame,
     settings: VideoLabelSettings,
     marker: FrameMarker | None,
-    sprites: dict[tuple[int, int, int], YuvSprite],
+    sprites: dict[tuple[int, int, int, bool], YuvSprite],
     duration: float = 0.0,
     work_format: str = FORMAT_8BIT,
 ) -> av.VideoFrame:
@@ -345,11 +338,12 @@ def _label_frame(
     seconds = float(frame.time) if frame.time is not None else 0.0
     closing = settings.label_end and duration > 0 and seconds >= duration - settings.label_seconds
     if settings.label is not None and (settings.label_whole or seconds < settings.label_seconds or closing):
-        rotation = _rotation(frame)
-        size = (frame.height, frame.width, rotation)
+        orientation = frame_orientation(frame)
+        size = (frame.height, frame.width, orientation.turns, orientation.mirrored)
         sprite = sprites.get(size)
         if sprite is None:
-            sprite = sprites[size] = render_sprite(frame.height, frame.width, settings.label, rotation)
+            sprite = sprites[size] = render_sprite(
+                frame.height, frame.width, settings.label, 90 * orientation.turns, orientation.mirrored)
         blend_yuv420(y, u, v, sprite)
     return _new_yuv_frame(y, u, v, frame)
 
