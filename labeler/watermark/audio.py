@@ -23,7 +23,8 @@ Detection. The detector computes the same statistic for each of 4 slot phases, f
 period and finds the pattern offset from the sync tiles by circular correlation; the two hypotheses
 with the highest sync peaks are soft-decoded (Viterbi). That is tried on up to four STFT framings (0,
 1/2, 1/4, 3/4 hop after the excerpt's start; the embedder's plan is exact only at its own framing) and,
-if nothing decodes, for 8 playback speeds within ±1%: at most 72 decodes per excerpt. A claim needs a
+if nothing decodes, for 8 playback speeds within ±1%, each undone by resampling the 8-kHz copy before
+it is framed: at most 72 decodes per excerpt. A claim needs a
 valid CRC frame; every decode attempt counts in the false-positive bound attempts × 2^-28, so the
 bound holds by construction, whatever the audio.
 
@@ -187,9 +188,9 @@ def _sqrt_hann(n_fft: int) -> np.ndarray:
     return np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
 
 
-def band_edges(sample_rate: int, n_fft: int, speed: float = 1.0) -> np.ndarray:
-    """FFT bin edges of the BANDS bands (BANDS + 1 ints) as heard at playback ``speed``."""
-    hz = np.linspace(BAND_LOW_HZ, BAND_HIGH_HZ, BANDS + 1) * speed
+def band_edges(sample_rate: int, n_fft: int) -> np.ndarray:
+    """FFT bin edges of the BANDS bands (BANDS + 1 ints)."""
+    hz = np.linspace(BAND_LOW_HZ, BAND_HIGH_HZ, BANDS + 1)
     return np.clip(np.round(hz * n_fft / sample_rate).astype(np.int64), 1, n_fft // 2)
 
 
@@ -284,9 +285,9 @@ def _check_pcm(pcm: np.ndarray, sample_rate: int) -> None:
         raise InvalidOption(f"sample rate {sample_rate} Hz is out of range")
 
 
-def _slots_of_frames(frames: int, hop: int, sample_rate: int, speed: float = 1.0, phase: float = 0.0) -> np.ndarray:
+def _slots_of_frames(frames: int, hop: int, sample_rate: int, phase: float = 0.0) -> np.ndarray:
     centres = np.arange(frames, dtype=np.float64) * hop / sample_rate
-    return np.floor((centres * speed + phase) / SLOT_SECONDS).astype(np.int64)
+    return np.floor((centres + phase) / SLOT_SECONDS).astype(np.int64)
 
 
 GROUPS_PER_PERIOD = CODED_BITS + SYNC_GROUPS
@@ -587,11 +588,11 @@ _NULL_FRAME = payload.RANDOM_FRAME_ACCEPT_PROBABILITY
 
 
 def _excerpt_spectrum(pcm: np.ndarray, sample_rate: int) -> tuple[np.ndarray, int, int, int]:
-    """Power of the rfft bins that any searched speed's bands can use, (frames, bins), and the first bin."""
+    """Power of the rfft bins the bands use, (frames, bins), the first bin, the hop and the FFT size."""
     hop = hop_length(sample_rate)
     n_fft = 2 * hop
-    lo = int(band_edges(sample_rate, n_fft, min(SEARCH_SPEEDS))[0])
-    hi = int(band_edges(sample_rate, n_fft, max(SEARCH_SPEEDS))[-1])
+    edges = band_edges(sample_rate, n_fft)
+    lo, hi = int(edges[0]), int(edges[-1])
     frames = frame_count(pcm.shape[0], hop)
     window = _sqrt_hann(n_fft)
     parts = []
@@ -603,12 +604,12 @@ def _excerpt_spectrum(pcm: np.ndarray, sample_rate: int) -> tuple[np.ndarray, in
 
 
 def _statistic(
-    power: np.ndarray, first_bin: int, hop: int, n_fft: int, sample_rate: int, speed: float, phase: float
+    power: np.ndarray, first_bin: int, hop: int, n_fft: int, sample_rate: int, phase: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """The folded detector statistic (PERIOD_SLOTS, BANDS) and how many slots fed each row."""
-    edges = band_edges(sample_rate, n_fft, speed) - first_bin
+    edges = band_edges(sample_rate, n_fft) - first_bin
     sums = np.add.reduceat(power, edges[:-1], axis=1)
-    slot_of_frame = _slots_of_frames(power.shape[0], hop, sample_rate, speed, phase)
+    slot_of_frame = _slots_of_frames(power.shape[0], hop, sample_rate, phase)
     slot_of_frame -= slot_of_frame[0]
     slots = int(slot_of_frame[-1]) + 1
     per_slot = _slot_sums(sums, slot_of_frame, slots)
@@ -650,7 +651,7 @@ def _decode_at(folded: np.ndarray, offset: int, layout: PatternLayout) -> tuple[
     return payload.decode_frame(bits), float(np.mean(np.sign(soft) == expected))
 
 
-#: Rate the detector works at: the bands end at 3333 Hz even at +1% speed, and the STFT keeps its
+#: Rate the detector works at: the bands end at 3333 Hz even when played 1% fast, and the STFT keeps its
 #: 32-ms frames (so its 31-Hz bins) at any rate, so nothing the detector reads is lost, and each of its
 #: framings costs about rate/DETECT_RATE times less (5.5x at 44.1 kHz).
 DETECT_RATE = 8000
@@ -735,15 +736,16 @@ def _next_smooth(n: int) -> int:
         candidate += 1
 
 
-def _try_speed(
-    power: np.ndarray, first_bin: int, hop: int, n_fft: int, sample_rate: int, speed: float,
-    layout: PatternLayout,
+def _try_framing(
+    power: np.ndarray, first_bin: int, hop: int, n_fft: int, sample_rate: int, layout: PatternLayout,
+    speed: float,
 ) -> tuple[_Attempt, int]:
     """Rank every (slot phase, sync offset) hypothesis of one framing's ``power`` by its sync peak and
-    decode the DECODES_PER_SPEED best (each decode is an attempt in the false-positive bound)."""
+    decode the DECODES_PER_SPEED best (each decode is an attempt in the false-positive bound); ``speed``
+    is the playback speed the audio was restored from, for the report."""
     ranked: list[tuple[float, int, np.ndarray]] = []
     for p in range(PHASES):
-        folded, _ = _statistic(power, first_bin, hop, n_fft, sample_rate, speed, p * SLOT_SECONDS / PHASES)
+        folded, _ = _statistic(power, first_bin, hop, n_fft, sample_rate, p * SLOT_SECONDS / PHASES)
         scores = _sync_scores(folded, layout)
         centre = float(np.median(scores))
         spread = 1.4826 * float(np.median(np.abs(scores - centre))) or 1.0
@@ -763,6 +765,17 @@ def _try_speed(
     return best, attempts
 
 
+def _undo_speed(copy: np.ndarray, sample_rate: int, speed: float) -> np.ndarray:
+    """``copy`` (frames x 1) as it was before being played ``speed`` times as fast, resampling style
+    (pitch moved too): stretched back by band-limited FFT interpolation. Restoring the time axis, rather
+    than scaling the bands and slots to the played speed, keeps the STFT frames where the embedder's were
+    all through the excerpt: at 1% the frames of a 10-s excerpt otherwise drift 6 hops across the
+    embedder's, and speech (whose plan holds only near its own framing) was lost (3/8 and 6/8 excerpts at
+    +1% and -1%, against 8/8 and 8/8 restored)."""
+    signal = copy[:, 0]
+    return resample_fft(signal, sample_rate, round(sample_rate * speed), math.ceil(signal.size * speed))[:, None]
+
+
 def detect_excerpt(
     pcm: np.ndarray, sample_rate: int, key: WatermarkKey, settings: AudioWatermarkSettings | None = None,
     start_seconds: float = 0.0,
@@ -774,20 +787,22 @@ def detect_excerpt(
     if pcm.shape[0] < MIN_DETECT_SECONDS * sample_rate:
         return SegmentDetection(start_seconds, end, False, None, 1.0, 0.0, 1.0, 0.0, 0)
     layout = pattern_layout(key)
-    pcm, sample_rate = detection_copy(pcm, sample_rate)
-    power, first_bin, hop, n_fft = _excerpt_spectrum(pcm, sample_rate)
-    views = {0.0: power}
+    copy, sample_rate = detection_copy(pcm, sample_rate)
+    hop = hop_length(sample_rate)
     speeds = (1.0, *SEARCH_SPEEDS) if settings.speed_search else (1.0,)
     attempts = 0
     best: _Attempt | None = None
-    for speed, shift in ((speed, shift) for speed in speeds for shift in FRAMING_SHIFTS):
-        if shift not in views:  # computed only when the framings before it found nothing
-            views[shift] = _excerpt_spectrum(pcm[round(shift * hop) :], sample_rate)[0]
-        attempt, tried = _try_speed(views[shift], first_bin, hop, n_fft, sample_rate, speed, layout)
-        attempts += tried
-        if best is None or attempt.sync_z > best.sync_z or attempt.watermark_id is not None:
-            best = attempt
-        if attempt.watermark_id is not None:
+    for speed in speeds:
+        restored = copy if speed == 1.0 else _undo_speed(copy, sample_rate, speed)
+        for shift in FRAMING_SHIFTS:  # each framing only when the ones before it found nothing
+            power, first_bin, hop, n_fft = _excerpt_spectrum(restored[round(shift * hop) :], sample_rate)
+            attempt, tried = _try_framing(power, first_bin, hop, n_fft, sample_rate, layout, speed)
+            attempts += tried
+            if best is None or attempt.sync_z > best.sync_z or attempt.watermark_id is not None:
+                best = attempt
+            if attempt.watermark_id is not None:
+                break
+        if best is not None and best.watermark_id is not None:
             break
     assert best is not None
     bound = min(1.0, attempts * _NULL_FRAME)

@@ -60,10 +60,36 @@ def test_exact_id_after_common_processing(marked: np.ndarray, key: WatermarkKey,
     assert result.watermark_id == ID
 
 
-def test_speed_change_is_found_by_the_speed_search(marked: np.ndarray, key: WatermarkKey) -> None:
-    faster = resample_pcm(marked, int(SR * 1.01), SR)  # played 1% faster, pitch up (resampling style)
-    result = detect_excerpt(faster[: 11 * SR], SR, key)
-    assert result.watermark_id == ID and result.speed != 1.0
+@pytest.fixture(scope="module")
+def speech_marked(key: WatermarkKey) -> np.ndarray:
+    return embed_audio(speech_like(14.0, SR, seed=5), SR, ID, key)
+
+
+@pytest.mark.parametrize("content", ["music", "speech"])
+@pytest.mark.parametrize("factor", [1.01, 0.99, 1.005])
+def test_speed_change_is_undone_by_the_speed_search(
+    marked: np.ndarray, speech_marked: np.ndarray, key: WatermarkKey, content: str, factor: float,
+) -> None:
+    source = marked if content == "music" else speech_marked
+    played = resample_pcm(source, round(SR * factor), SR)  # played faster/slower, pitch moved (resampling style)
+    result = detect_excerpt(played[int(0.7 * SR) : int(10.7 * SR)], SR, key)
+    assert result.watermark_id == ID and result.false_positive_probability <= 1e-6
+    if abs(factor - 1) >= 0.01:  # found on the right side (a neighbouring speed may decode first)
+        assert (result.speed - 1) * (factor - 1) > 0
+
+
+@pytest.mark.parametrize("factor", [1.01, 0.99, 1.0025])
+def test_undoing_a_speed_change_restores_the_time_axis(factor: float) -> None:
+    rate = wm.DETECT_RATE
+    t = np.arange(10 * rate) / rate
+    # a glide through the mark's bands under a slow beat: any leftover drift of time or pitch shows
+    original = (np.sin(2 * np.pi * (600 * t + 120 * t**2)) * (0.6 + 0.4 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+    played = resample_pcm(original[:, None], round(rate * factor), rate)
+    restored = wm._undo_speed(played, rate, factor)[:, 0]
+    inner = slice(rate // 2, 9 * rate)  # away from the ends, where the FFT wraps
+    error = restored[inner] - original[inner]
+    assert abs(restored.size - original.size) <= 2
+    assert np.sqrt(np.mean(error**2)) < 0.01 * np.sqrt(np.mean(original[inner] ** 2))
 
 
 def test_wrong_key_finds_nothing(marked: np.ndarray) -> None:
