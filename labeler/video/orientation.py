@@ -5,8 +5,8 @@ selfie video) is ``[a b u; c d v; x y w]`` with a, b, c, d in 16.16 fixed point.
 orientations the upper 2x2 is a signed permutation: ``av_display_rotation_set`` gives the rotation and
 ``av_display_matrix_flip(hflip)`` negates a and c, i.e. mirrors the picture after turning it. As NumPy
 sees the pixels, that is ``displayed = fliplr(rot90(coded, turns))`` (``rot90`` counter-clockwise), which
-is also what ffmpeg's autorotation applies (transpose ``cclock``/``clock_flip``…, checked in
-``tests/video/test_orientation.py`` against the matrices PyAV writes).
+is also what ffmpeg's autorotation shows (its transpose/hflip/vflip choice for each matrix, run through
+FFmpeg's own filters on the matrices PyAV writes in ``tests/video/test_orientation.py``).
 """
 
 from __future__ import annotations
