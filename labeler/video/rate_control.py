@@ -4,8 +4,9 @@ x264 and x265 record their full command line in the stream they write (an unregi
 message: ``x264 - core 165 - … - options: cabac=1 … rc=crf … crf=23.0 …``; x265 writes
 ``x265 (build 216) - … - options: … rc=crf crf=28.0 …``), in the first access unit or, for HEVC in MP4,
 in the ``hvcC`` parameter sets. When the input carries that record and is re-encoded with the same
-encoder, labeling reuses its rate control — the same CRF, or the same average bitrate — so the output
-matches the input's quality and size class instead of a fixed transparent CRF. libvpx, SVT-AV1 and
+encoder, labeling reuses its rate control — the same CRF, or the same average bitrate, and the same VBV
+peak rate and buffer when it had them (streaming encodes cap CRF that way) — so the output matches the
+input's quality and size class instead of a fixed transparent CRF. libvpx, SVT-AV1 and
 hardware encoders record nothing; then the codec's near-transparent default applies.
 """
 
@@ -33,15 +34,20 @@ _MAX_BITRATE = 10_000_000_000
 
 @dataclass(frozen=True)
 class RateControl:
-    """Exactly one of ``crf`` and ``bitrate`` (bit/s) is set; ``origin`` says where it came from."""
+    """Exactly one of ``crf`` and ``bitrate`` (bit/s) is set; ``origin`` says where it came from;
+    ``max_rate`` (bit/s) and ``buffer_size`` (bits) are a VBV cap, both set or neither."""
 
     crf: float | None
     bitrate: int | None
     origin: str  # "option", "input" or "default"
     recorded_by: str | None = None  # "x264" / "x265" when origin == "input"
+    max_rate: int | None = None
+    buffer_size: int | None = None
 
     def describe(self) -> str:
         value = f"crf {self.crf:g}" if self.crf is not None else f"{self.bitrate} bit/s"
+        if self.max_rate is not None:
+            value += f", VBV {self.max_rate} bit/s / {self.buffer_size} bit"
         if self.origin == "input":
             return f"{value} (the input's {self.recorded_by} settings)"
         if self.origin == "option":
@@ -50,14 +56,15 @@ class RateControl:
 
     def encoder_options(self, encoder: str) -> dict[str, str]:
         """AVOptions for ``encoder`` (a bitrate is set on the stream, not here)."""
+        vbv = ({"maxrate": str(self.max_rate), "bufsize": str(self.buffer_size)}
+               if self.max_rate is not None and self.buffer_size is not None else {})
         if self.crf is None:
-            return {}
-        crf = f"{self.crf:g}"
+            return vbv
         if encoder == "libvpx-vp9":  # constant quality needs b=0 in libvpx
             return {"crf": str(round(self.crf)), "b": "0"}
         if encoder in ("libsvtav1", "libaom-av1"):
             return {"crf": str(round(self.crf))}
-        return {"crf": crf}
+        return {"crf": f"{self.crf:g}"} | vbv
 
 
 def parse_recorded_settings(blobs: Iterable[bytes], encoder: str) -> RateControl | None:
@@ -77,19 +84,37 @@ def parse_recorded_settings(blobs: Iterable[bytes], encoder: str) -> RateControl
 
 def _from_options(options: dict[str, str], recorded_by: str) -> RateControl | None:
     mode = options.get("rc")
+    vbv = _vbv(options)
     try:
         if mode == "crf":
             crf = float(options["crf"])
-            return RateControl(crf, None, "input", recorded_by) if 0 <= crf <= 51 else None
+            return RateControl(crf, None, "input", recorded_by, *vbv) if 0 <= crf <= 51 else None
         if mode == "cqp":  # constant QP: the CRF of the same number is the nearest constant-quality setting
             qp = float(options["qp"])
             return RateControl(qp, None, "input", recorded_by) if 0 <= qp <= 51 else None
         if mode in ("abr", "cbr", "2pass"):
-            bitrate = round(float(options["bitrate"]) * 1000)  # recorded in kbit/s
-            return RateControl(None, bitrate, "input", recorded_by) if 0 < bitrate <= _MAX_BITRATE else None
+            bitrate = _kbits(options["bitrate"])
+            return RateControl(None, bitrate, "input", recorded_by, *vbv) if bitrate is not None else None
     except (KeyError, ValueError):
         return None
     return None
+
+
+def _kbits(value: str) -> int | None:
+    """A recorded rate or size in kbit(/s) as bit(/s); None when not a positive, sane amount."""
+    bits = round(float(value) * 1000)
+    return bits if 0 < bits <= _MAX_BITRATE else None
+
+
+def _vbv(options: dict[str, str]) -> tuple[int | None, int | None]:
+    """The recorded VBV cap (x264: vbv_maxrate/vbv_bufsize, x265: vbv-maxrate/vbv-bufsize, kbit/s and
+    kbit), both or neither; zero (x264's "no VBV") gives neither."""
+    try:
+        max_rate = _kbits(options.get("vbv_maxrate", options.get("vbv-maxrate", "0")))
+        buffer_size = _kbits(options.get("vbv_bufsize", options.get("vbv-bufsize", "0")))
+    except ValueError:  # an unreadable cap is no cap; the rate control itself still applies
+        return None, None
+    return (max_rate, buffer_size) if max_rate is not None and buffer_size is not None else (None, None)
 
 
 def read_recorded_settings(path: Path, encoder: str) -> RateControl | None:

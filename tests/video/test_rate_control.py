@@ -46,6 +46,20 @@ def test_a_recorded_average_bitrate_is_read_back_in_bits_per_second(kbps: int) -
         assert found == RateControl(None, kbps * 1000, "input", "x264")
 
 
+@given(st.integers(min_value=1, max_value=200_000), st.integers(min_value=1, max_value=400_000))
+def test_a_recorded_vbv_cap_is_read_back_with_its_rate_control(maxrate: int, bufsize: int) -> None:
+    capped = x264_record(f"rc=crf mbtree=1 crf=23.0 vbv_maxrate={maxrate} vbv_bufsize={bufsize} crf_max=0.0")
+    assert parse_recorded_settings([capped], "libx264") == RateControl(
+        23.0, None, "input", "x264", maxrate * 1000, bufsize * 1000)
+    x265 = X265_HEAD + f"rc=abr bitrate=900 vbv-maxrate={maxrate} vbv-bufsize={bufsize} vbv-init=0.9\x00".encode()
+    assert parse_recorded_settings([x265], "libx265") == RateControl(
+        None, 900_000, "input", "x265", maxrate * 1000, bufsize * 1000)
+    # a cap that is off (x264 writes 0) or unreadable is no cap; the rate control still applies
+    for cap in ("vbv_maxrate=0 vbv_bufsize=0", f"vbv_maxrate={maxrate} vbv_bufsize=lots"):
+        assert parse_recorded_settings([x264_record(f"rc=crf crf=23.0 {cap}")], "libx264") == RateControl(
+            23.0, None, "input", "x264")
+
+
 def test_x265_record_and_constant_qp() -> None:
     assert parse_recorded_settings([X265_HEAD + b"rc=crf crf=28.0 qcomp=0.60\x00"], "libx265") == RateControl(
         28.0, None, "input", "x265")
@@ -99,6 +113,15 @@ def test_labeling_reuses_the_inputs_crf(tmp_path: Path, codec: str, recorder: st
     assert result.rate_control == f"crf {crf} (the input's {recorder} settings)"
     # the output's own record says the encoder ran at that CRF
     assert read_recorded_settings(dst, codec) == RateControl(float(crf), None, "input", recorder)
+
+
+@pytest.mark.parametrize(("codec", "recorder"), [("libx264", "x264"), ("libx265", "x265")])
+def test_labeling_keeps_the_inputs_vbv_cap(tmp_path: Path, codec: str, recorder: str) -> None:
+    src = _clip(tmp_path / "in.mp4", codec, {"crf": "24", "maxrate": "600000", "bufsize": "1200000"})
+    dst = tmp_path / "out.mp4"
+    result = label_video_file(src, dst, _settings())
+    assert result.rate_control == f"crf 24, VBV 600000 bit/s / 1200000 bit (the input's {recorder} settings)"
+    assert read_recorded_settings(dst, codec) == RateControl(24.0, None, "input", recorder, 600_000, 1_200_000)
 
 
 def test_labeling_reuses_the_inputs_average_bitrate(tmp_path: Path) -> None:
