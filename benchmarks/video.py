@@ -31,6 +31,7 @@ FPS = 25
 
 def make_clip(
     rgb: np.ndarray, path: Path, height: int, seconds: float, preset: str = "veryfast", crf: int = 18,
+    moving: bool = True,
 ) -> Path:
     width = height * 16 // 9
     frames = int(seconds * FPS)
@@ -40,8 +41,8 @@ def make_clip(
     stream.options = {"crf": str(crf), "preset": preset}
     h, w = rgb.shape[:2]
     for index in range(frames):
-        t = index / max(1, frames - 1)
-        zoom = 1.0 + 0.15 * t  # slow zoom with a pan
+        t = index / max(1, frames - 1) if moving else 0.5
+        zoom = 1.0 + 0.15 * t  # slow zoom with a pan (a still shot of the middle when not moving)
         crop_w = min(w, int(min(w, h * 16 / 9) / zoom))
         crop_h = crop_w * 9 // 16
         x = int((w - crop_w) * t)
@@ -88,6 +89,22 @@ def frame_samples(path: Path) -> list[FrameSample]:
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
     return 99.0 if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def temporal_flicker(ref: list[np.ndarray], coded: Iterator[np.ndarray]) -> dict[str, float]:
+    """How the error (coded - reference luma, code values) changes from frame to frame: ``flicker`` is the
+    mean absolute difference of consecutive frames' errors (a mark that shimmers, or is coded strongly in
+    one frame and weakly in the next, raises it above the plain re-encode's); ``rms_min``/``rms_max`` are
+    the extremes of the per-frame error RMS (a mark that pulses with the I/P/B pattern spreads them)."""
+    previous: np.ndarray | None = None
+    changes, levels = [], []
+    for a, b in zip(ref, coded, strict=False):
+        error = b.astype(np.float32) - a.astype(np.float32)
+        levels.append(float(np.sqrt(np.mean(error**2))))
+        if previous is not None:
+            changes.append(float(np.mean(np.abs(error - previous))))
+        previous = error
+    return {"flicker": float(np.mean(changes)), "rms_min": min(levels), "rms_max": max(levels)}
 
 
 def encode_lumas(lumas: list[np.ndarray], codec: str, options: dict[str, str], fps: float, path: Path) -> Path:
@@ -183,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strength", type=float, default=1.0, help="watermark strength (1 = the image mark's)")
     parser.add_argument("--heights", default="720,1080", help="clip heights; robustness runs on 1080 only")
     parser.add_argument("--source-crf", type=int, default=18, help="the clips' H.264 CRF (labeling keeps it)")
+    parser.add_argument("--robustness", action=argparse.BooleanOptionalAction, default=True,
+                        help="run the 2-s-clip attacks (off: quality, flicker and speed only)")
     args = parser.parse_args(argv)
     work = OUT / "video"
     work.mkdir(parents=True, exist_ok=True)
@@ -191,45 +210,53 @@ def main(argv: list[str] | None = None) -> int:
     quality, speed, robust = [], [], {name: [0, 0] for name in ATTACKS}
     # The same windows of the *unmarked* source through the same attacks: every claim there is a false positive.
     unmarked_claims = {name: [0, 0] for name in ATTACKS}
-    for index, photo in enumerate(photos):
-        for height in [int(h) for h in args.heights.split(",")]:
-            src = make_clip(photo.rgb, work / f"{photo.name}-{height}.mp4", height, args.seconds, crf=args.source_crf)
-            crf = args.source_crf
-            # crf=None: labeling reads the source's CRF from x264's record, as `labeler label` does
-            settings = VideoLabelSettings(index + 1, KEY, "{}", label=None, crf=None, strength=args.strength)
-            t0 = time.perf_counter()
-            frames = plain_reencode(src, work / "plain.mp4", crf)
-            plain_s = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            labeled = label_video_file(src, work / "marked.mp4", settings)
-            assert labeled.rate_control.startswith(f"crf {crf} "), labeled.rate_control
-            label_s = time.perf_counter() - t0
-            speed.append({"clip": f"{photo.name}-{height}", "frames": frames, "plain_fps": frames / plain_s,
-                          "label_fps": frames / label_s, "ratio": plain_s / label_s})
-            ref = list(luma_frames(src))
-            p_plain = np.mean([psnr(a, b) for a, b in zip(ref, luma_frames(work / "plain.mp4"), strict=False)])
-            p_mark = np.mean([psnr(a, b) for a, b in zip(ref, luma_frames(work / "marked.mp4"), strict=False)])
-            quality.append({"clip": f"{photo.name}-{height}", "psnr_plain": float(p_plain),
-                            "psnr_marked": float(p_mark), "loss_db": float(p_plain - p_mark)})
-            if height != 1080:
-                continue
-            marked = list(luma_frames(work / "marked.mp4"))
-            unmarked = list(luma_frames(src))
-            starts = [0.0, 1.5, max(0.0, args.seconds - 2.0)]
-            for name, attack in ATTACKS.items():
-                for start in starts:
-                    if name == "trim_1.5s" and start == 0.0:
-                        start = 1.5
-                    window = marked[int(start * FPS) : int(start * FPS) + 2 * FPS]
-                    found = detect_frames(attack(window, work / "attack.mkv"), KEY)
-                    robust[name][0] += int(found.watermark_id == index + 1)
-                    robust[name][1] += 1
-                    if args.unmarked:
-                        clean = unmarked[int(start * FPS) : int(start * FPS) + 2 * FPS]
-                        claim = detect_frames(attack(clean, work / "attack.mkv"), KEY)
-                        unmarked_claims[name][0] += int(claim.detected)
-                        unmarked_claims[name][1] += 1
-            print(f"{photo.name}: done", flush=True)
+    # every clip pans and zooms; the first photo is also shot still at the largest size, where a mark that
+    # pulsed with the frame types would show most (nothing else moves)
+    heights = [int(h) for h in args.heights.split(",")]
+    clips = [(index, photo, height, True) for index, photo in enumerate(photos) for height in heights]
+    clips.append((0, photos[0], max(heights), False))
+    for index, photo, height, moving in clips:
+        name = f"{photo.name}-{height}" + ("" if moving else "-still")
+        src = make_clip(photo.rgb, work / f"{name}.mp4", height, args.seconds, crf=args.source_crf, moving=moving)
+        crf = args.source_crf
+        # crf=None: labeling reads the source's CRF from x264's record, as `labeler label` does
+        settings = VideoLabelSettings(index + 1, KEY, "{}", label=None, crf=None, strength=args.strength)
+        t0 = time.perf_counter()
+        frames = plain_reencode(src, work / "plain.mp4", crf)
+        plain_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        labeled = label_video_file(src, work / "marked.mp4", settings)
+        assert labeled.rate_control.startswith(f"crf {crf} "), labeled.rate_control
+        label_s = time.perf_counter() - t0
+        speed.append({"clip": name, "frames": frames, "plain_fps": frames / plain_s,
+                      "label_fps": frames / label_s, "ratio": plain_s / label_s})
+        ref = list(luma_frames(src))
+        p_plain = np.mean([psnr(a, b) for a, b in zip(ref, luma_frames(work / "plain.mp4"), strict=False)])
+        p_mark = np.mean([psnr(a, b) for a, b in zip(ref, luma_frames(work / "marked.mp4"), strict=False)])
+        flicker_plain = temporal_flicker(ref, luma_frames(work / "plain.mp4"))
+        flicker_mark = temporal_flicker(ref, luma_frames(work / "marked.mp4"))
+        quality.append({"clip": name, "psnr_plain": float(p_plain),
+                        "psnr_marked": float(p_mark), "loss_db": float(p_plain - p_mark),
+                        "flicker_plain": flicker_plain, "flicker_marked": flicker_mark})
+        if height != 1080 or not moving or not args.robustness:
+            continue
+        marked = list(luma_frames(work / "marked.mp4"))
+        unmarked = list(luma_frames(src))
+        starts = [0.0, 1.5, max(0.0, args.seconds - 2.0)]
+        for attack_name, attack in ATTACKS.items():
+            for start in starts:
+                if attack_name == "trim_1.5s" and start == 0.0:
+                    start = 1.5
+                window = marked[int(start * FPS) : int(start * FPS) + 2 * FPS]
+                found = detect_frames(attack(window, work / "attack.mkv"), KEY)
+                robust[attack_name][0] += int(found.watermark_id == index + 1)
+                robust[attack_name][1] += 1
+                if args.unmarked:
+                    clean = unmarked[int(start * FPS) : int(start * FPS) + 2 * FPS]
+                    claim = detect_frames(attack(clean, work / "attack.mkv"), KEY)
+                    unmarked_claims[attack_name][0] += int(claim.detected)
+                    unmarked_claims[attack_name][1] += 1
+        print(f"{photo.name}: done", flush=True)
     marker = FrameMarker(1, KEY, args.strength)
     luma = next(luma_frames(work / f"{photos[0].name}-1080.mp4"))
     stage_fps = watermark_stage_fps(marker, luma)
@@ -248,9 +275,13 @@ def main(argv: list[str] | None = None) -> int:
                   watermark_stage_fps_1080p=stage_fps,
                   verify={"seconds_of_video": args.verify_seconds, "verify_s": verify_s,
                           "detected": verified}, strength=args.strength, source_crf=args.source_crf)
-    print(f"{'clip':28} {'PSNR plain':>10} {'PSNR marked':>11} {'loss dB':>8}")
+    print(f"{'clip':28} {'PSNR plain':>10} {'PSNR marked':>11} {'loss dB':>8}  {'flicker plain':>13} "
+          f"{'flicker marked':>14}  {'error RMS plain':>15} {'error RMS marked':>16}")
     for q in quality:
-        print(f"{q['clip']:28} {q['psnr_plain']:10.2f} {q['psnr_marked']:11.2f} {q['loss_db']:8.2f}")
+        fp, fm = q["flicker_plain"], q["flicker_marked"]
+        print(f"{q['clip']:28} {q['psnr_plain']:10.2f} {q['psnr_marked']:11.2f} {q['loss_db']:8.2f}  "
+              f"{fp['flicker']:13.3f} {fm['flicker']:14.3f}  {fp['rms_min']:7.2f}-{fp['rms_max']:<7.2f} "
+              f"{fm['rms_min']:8.2f}-{fm['rms_max']:<7.2f}")
     print(f"{'clip':28} {'plain fps':>10} {'label fps':>10} {'ratio':>6}")
     for s in speed:
         print(f"{s['clip']:28} {s['plain_fps']:10.1f} {s['label_fps']:10.1f} {s['ratio']:6.2f}")
