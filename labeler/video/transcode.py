@@ -250,7 +250,7 @@ def _transcode(
             else None
         )
         sprites: dict[tuple[int, int, int, bool], YuvSprite] = {}
-        rotation_set = False
+        matrix_copied = False
         frames = 0
         streams = [vin, *inp.streams.audio]
         # Frame N+1 is marked on a worker thread while frame N is in the encoder (PyAV releases the GIL
@@ -275,8 +275,8 @@ def _transcode(
                 for frame in packet.decode():
                     if not isinstance(frame, av.VideoFrame):
                         continue
-                    if not rotation_set:  # the display matrix (phones' portrait video), before any encode
-                        rotation_set = True
+                    if not matrix_copied:  # the display matrix (phones' portrait video), before any encode
+                        matrix_copied = True
                         matrix = frame_orientation(frame).matrix
                         if matrix is not None:  # copied as it is: rotation, mirror and all
                             vout.set_display_matrix(list(matrix))
