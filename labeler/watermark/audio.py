@@ -89,7 +89,7 @@ DETECT_BLOCK_FRAMES = 1024
 #: Tiles quieter than this mean power per bin (relative to full scale) carry no mark.
 SILENCE_POWER = 1e-9
 CODED_BITS = ecc.coded_length(payload.FRAME_BITS)
-#: Sync offsets decoded per (phase, speed) hypothesis.
+#: Sync offsets ranked per slot phase and clip level (the DECODES_PER_CLIP best of them all are decoded).
 OFFSETS_DECODED = 2
 SEARCH_SPEEDS = (0.9975, 1.0025, 0.995, 1.005, 0.9925, 1.0075, 0.99, 1.01)
 #: Most decode attempts one excerpt can take (every speed, framing, clip level and decoded hypothesis):
