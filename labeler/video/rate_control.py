@@ -102,8 +102,10 @@ def _from_options(options: dict[str, str], recorded_by: str) -> RateControl | No
 
 def _kbits(value: str) -> int | None:
     """A recorded rate or size in kbit(/s) as bit(/s); None when not a positive, sane amount."""
-    bits = round(float(value) * 1000)
-    return bits if 0 < bits <= _MAX_BITRATE else None
+    kbits = float(value)
+    if not 0 < kbits <= _MAX_BITRATE / 1000:  # also refuses nan and inf, which round() cannot take
+        return None
+    return round(kbits * 1000)
 
 
 def _vbv(options: dict[str, str]) -> tuple[int | None, int | None]:

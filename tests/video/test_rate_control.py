@@ -55,7 +55,8 @@ def test_a_recorded_vbv_cap_is_read_back_with_its_rate_control(maxrate: int, buf
     assert parse_recorded_settings([x265], "libx265") == RateControl(
         None, 900_000, "input", "x265", maxrate * 1000, bufsize * 1000)
     # a cap that is off (x264 writes 0) or unreadable is no cap; the rate control still applies
-    for cap in ("vbv_maxrate=0 vbv_bufsize=0", f"vbv_maxrate={maxrate} vbv_bufsize=lots"):
+    for cap in ("vbv_maxrate=0 vbv_bufsize=0", f"vbv_maxrate={maxrate} vbv_bufsize=lots",
+                f"vbv_maxrate=inf vbv_bufsize={bufsize}"):
         assert parse_recorded_settings([x264_record(f"rc=crf crf=23.0 {cap}")], "libx264") == RateControl(
             23.0, None, "input", "x264")
 
@@ -76,6 +77,8 @@ def test_no_record_or_a_damaged_one_is_no_rate_control(noise: bytes) -> None:
         [x264_record("rc=crf crf=nan-ish")],
         [x264_record("rc=vbv-only")],  # a mode we do not reuse
         [x264_record("rc=abr bitrate=0")],
+        [x264_record("rc=abr bitrate=inf")],  # a crafted record must not crash the re-encode
+        [x264_record("rc=cbr bitrate=nan")],
         [X264_HEAD[:60] + noise],  # truncated before "options:"
     ]
     for blobs in cases:
