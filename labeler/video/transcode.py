@@ -36,7 +36,7 @@ from labeler.errors import CorruptMedia, InvalidOption, OutputNotWritable, Unsup
 from labeler.explicit.video_overlay import YuvSprite, blend_yuv420, render_sprite
 from labeler.settings import VisibleLabelOptions
 from labeler.video.containers import VideoContainer, sniff_video
-from labeler.video.orientation import frame_orientation
+from labeler.video.orientation import Orientation, frame_orientation
 from labeler.video.rate_control import RateControl, choose_rate_control
 from labeler.video.soundtrack import AUDIO_ENCODERS, codec_id_name, frame_pcm
 from labeler.watermark.keys import WatermarkKey
@@ -249,8 +249,8 @@ def _transcode(
             if settings.watermark_id is not None and settings.key is not None
             else None
         )
-        sprites: dict[tuple[int, int, int, bool], YuvSprite] = {}
-        matrix_copied = False
+        sprites: dict[tuple[int, int], YuvSprite] = {}
+        orientation: Orientation | None = None  # the stream's, read from its first frame
         frames = 0
         streams = [vin, *inp.streams.audio]
         # Frame N+1 is marked on a worker thread while frame N is in the encoder (PyAV releases the GIL
@@ -275,12 +275,12 @@ def _transcode(
                 for frame in packet.decode():
                     if not isinstance(frame, av.VideoFrame):
                         continue
-                    if not matrix_copied:  # the display matrix (phones' portrait video), before any encode
-                        matrix_copied = True
-                        matrix = frame_orientation(frame).matrix
-                        if matrix is not None:  # copied as it is: rotation, mirror and all
-                            vout.set_display_matrix(list(matrix))
-                    marked = marking.submit(_label_frame, frame, settings, marker, sprites, video_end, work_format)
+                    if orientation is None:  # the display matrix (phones' portrait video), before any encode
+                        orientation = frame_orientation(frame)
+                        if orientation.matrix is not None:  # copied as it is: rotation, mirror and all
+                            vout.set_display_matrix(list(orientation.matrix))
+                    marked = marking.submit(_label_frame, frame, settings, marker, sprites, orientation, video_end,
+                                            work_format)
                     if pending is not None:
                         out.mux(vout.encode(pending.result()))
                     pending = marked
@@ -321,7 +321,8 @@ def _label_frame(
     frame: av.VideoFrame,
     settings: VideoLabelSettings,
     marker: FrameMarker | None,
-    sprites: dict[tuple[int, int, int, bool], YuvSprite],
+    sprites: dict[tuple[int, int], YuvSprite],
+    orientation: Orientation,
     duration: float = 0.0,
     work_format: str = FORMAT_8BIT,
 ) -> av.VideoFrame:
@@ -338,8 +339,7 @@ def _label_frame(
     seconds = float(frame.time) if frame.time is not None else 0.0
     closing = settings.label_end and duration > 0 and seconds >= duration - settings.label_seconds
     if settings.label is not None and (settings.label_whole or seconds < settings.label_seconds or closing):
-        orientation = frame_orientation(frame)
-        size = (frame.height, frame.width, orientation.turns, orientation.mirrored)
+        size = (frame.height, frame.width)
         sprite = sprites.get(size)
         if sprite is None:
             sprite = sprites[size] = render_sprite(
