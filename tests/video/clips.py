@@ -44,6 +44,22 @@ def make_clip(
     return path
 
 
+def oriented_clip(path: Path, degrees: int, hflip: bool = False, frames: int = 50) -> Path:
+    """A phone-like clip coded 384x256 with a display matrix: turned ``degrees`` counter-clockwise, then
+    mirrored when ``hflip`` (PyAV's set_display_rotation)."""
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 384, 256, "yuv420p"
+        stream.set_display_rotation(degrees, hflip=hflip)
+        rng = np.random.default_rng(3)
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(rng.integers(90, 110, (256, 384, 3), dtype=np.uint8), format="rgb24")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return path
+
+
 def _music(start: int, count: int, rate: int = 48000) -> np.ndarray:
     """Samples ``start`` .. ``start + count`` of a deterministic tune: a new harmonic note every 0.4 s."""
     t = (np.arange(count) + start) / rate

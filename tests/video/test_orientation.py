@@ -13,24 +13,11 @@ from labeler.video.orientation import Orientation, frame_orientation, orientatio
 from labeler.video.transcode import VideoLabelSettings, label_video_file
 from labeler.video.verifying import verify_video_file
 from labeler.watermark.keys import WatermarkKey
+from tests.video.clips import oriented_clip
 
 KEY = WatermarkKey(b"video-test-key-0123456789abcdef")
 
 EIGHT = [(degrees, mirrored) for degrees in (0, 90, 180, 270) for mirrored in (False, True)]
-
-
-def _oriented_clip(path: Path, degrees: int, hflip: bool, frames: int = 50) -> Path:
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 384, 256, "yuv420p"
-        stream.set_display_rotation(degrees, hflip=hflip)
-        rng = np.random.default_rng(3)
-        for index in range(frames):
-            frame = av.VideoFrame.from_ndarray(rng.integers(90, 110, (256, 384, 3), dtype=np.uint8), format="rgb24")
-            frame.pts = index
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
 
 
 def _first_frame(path: Path) -> av.VideoFrame:
@@ -67,7 +54,7 @@ def _autorotate(frame: av.VideoFrame, matrix: tuple[int, ...]) -> np.ndarray:
 
 @pytest.mark.parametrize(("degrees", "mirrored"), EIGHT)
 def test_the_eight_orientations_are_read_as_ffmpeg_shows_them(tmp_path: Path, degrees: int, mirrored: bool) -> None:
-    frame = _first_frame(_oriented_clip(tmp_path / "in.mp4", degrees, mirrored, frames=1))
+    frame = _first_frame(oriented_clip(tmp_path / "in.mp4", degrees, mirrored, frames=1))
     found = frame_orientation(frame)
     if degrees == 0 and not mirrored:  # nothing to record
         assert found == Orientation()
@@ -91,7 +78,7 @@ def test_an_odd_angle_snaps_to_the_nearest_quarter_turn() -> None:
 def test_the_display_matrix_is_copied_and_the_label_reads_upright(
     tmp_path: Path, degrees: int, mirrored: bool,
 ) -> None:
-    src = _oriented_clip(tmp_path / "in.mp4", degrees, mirrored)
+    src = oriented_clip(tmp_path / "in.mp4", degrees, mirrored)
     dst = tmp_path / "out.mp4"
     label_video_file(src, dst, VideoLabelSettings(None, None, "{}", label=VisibleLabelOptions(), crf=10))
     before, after = _first_frame(src), _first_frame(dst)

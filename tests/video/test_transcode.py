@@ -17,7 +17,7 @@ from labeler.video.transcode import (
     read_aigc,
 )
 from labeler.watermark.keys import WatermarkKey
-from tests.video.clips import corner_changes, make_clip
+from tests.video.clips import corner_changes, make_clip, oriented_clip
 
 KEY = WatermarkKey(b"video-test-key-0123456789abcdef")
 WID = 0x0123456789ABCDEF
@@ -163,17 +163,7 @@ def test_cli_verifies_video_with_registry_and_per_second_results(tmp_path: Path,
 
 
 def test_display_rotation_is_kept_and_the_label_is_upright(tmp_path: Path) -> None:
-    src = tmp_path / "portrait.mp4"
-    with av.open(str(src), "w") as out:  # a phone's portrait clip: coded 384x256, displayed turned 90°
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 384, 256, "yuv420p"
-        stream.set_display_rotation(90)
-        rng = np.random.default_rng(3)
-        for index in range(50):
-            frame = av.VideoFrame.from_ndarray(rng.integers(90, 110, (256, 384, 3), dtype=np.uint8), format="rgb24")
-            frame.pts = index
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
+    src = oriented_clip(tmp_path / "portrait.mp4", 90)  # a phone's portrait clip: coded 384x256, displayed turned 90°
     dst = tmp_path / "out.mp4"
     label_video_file(src, dst, settings(label=VisibleLabelOptions(), crf=10))
     with av.open(str(src)) as a, av.open(str(dst)) as b:
