@@ -56,6 +56,7 @@ bench: $(STAMP) $(NATIVE_LIB)
 	$(PY) -m benchmarks.service_load
 	$(PY) -m benchmarks.registry --postgres
 	$(PY) -m benchmarks.audit --n 1000
+	$(PY) -m benchmarks.video_rate
 	$(PY) -m benchmarks.video
 
 ## Rebuild the bundled CJK font subset from Debian's fonts-noto-cjk (needs apt).

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from benchmarks.corpus import load_corpus
+from labeler.video.rate_control import crf_options
 from labeler.video.transcode import VideoLabelSettings, detect_video_file, label_video_file
 from labeler.watermark.keys import WatermarkKey
 from labeler.watermark.video import FrameMarker, FrameSample, detect_frames
@@ -31,14 +32,14 @@ FPS = 25
 
 def make_clip(
     rgb: np.ndarray, path: Path, height: int, seconds: float, preset: str = "veryfast", crf: int = 18,
-    moving: bool = True,
+    moving: bool = True, codec: str = "libx264",
 ) -> Path:
     width = height * 16 // 9
     frames = int(seconds * FPS)
     out = av.open(str(path), "w")
-    stream = out.add_stream("libx264", rate=FPS)
+    stream = out.add_stream(codec, rate=FPS)
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-    stream.options = {"crf": str(crf), "preset": preset}
+    stream.options = crf_options(codec, crf) | ({"preset": preset} if codec in ("libx264", "libx265") else {})
     h, w = rgb.shape[:2]
     for index in range(frames):
         t = index / max(1, frames - 1) if moving else 0.5

@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="video: label the closing N s too (N from --video-label-seconds)")
     lab.add_argument("--crf", type=float,
                      help="video: encoder CRF (default: the input's own x264/x265 settings when it records them, "
-                          "else near-transparent for the codec)")
+                          "else the CRF that spends the input's bits on its opening second)")
     lab.add_argument("--bitrate", type=int, help="video: target bitrate in bit/s instead of CRF")
 
     ver = sub.add_parser("verify", parents=[common], help="verify files and report their labels")

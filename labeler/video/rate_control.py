@@ -1,4 +1,4 @@
-"""The re-encode's rate control: the user's option, else the input's own encoder settings, else a default.
+"""The re-encode's rate control: the user's option, else the input's recorded settings, else an estimate or a default.
 
 x264 and x265 record their full command line in the stream they write (an unregistered user-data SEI
 message: ``x264 - core 165 - … - options: cabac=1 … rc=crf … crf=23.0 …``; x265 writes
@@ -7,14 +7,27 @@ in the ``hvcC`` parameter sets. When the input carries that record and is re-enc
 encoder, labeling reuses its rate control — the same CRF, or the same average bitrate, and the same VBV
 peak rate and buffer when it had them (streaming encodes cap CRF that way) — so the output matches the
 input's quality and size class instead of a fixed transparent CRF. libvpx, SVT-AV1 and
-hardware encoders record nothing; then the codec's near-transparent default applies.
+hardware encoders record nothing; for them labeling matches the input's bits instead.
+
+Estimating when nothing is recorded. The opening frames (up to :data:`PROBE_SECONDS`) are coded by our
+encoder at two CRFs, and the CRF that would spend what the input spent on the same frames is read off the
+straight line through (CRF, log bits) — encoders' size falls roughly geometrically with CRF (x264 halves
+it every ~6 steps), so between the two probes the line is close. Same codec, same bits on the same
+frames, is the same quality class; the opening seconds stand for the whole, which is the estimate's
+limit. The estimate is kept within :data:`ESTIMATE_RANGE`: never finer than the codec's near-transparent
+CRF (a camera's 50 Mbit/s would otherwise ask for a near-lossless re-encode) and never coarser than the
+quality the watermark is benchmarked at. Frames stream through both probe encoders as they are decoded;
+nothing is buffered. When there is too little to fit, the codec's near-transparent default applies.
 """
 
 from __future__ import annotations
 
+import contextlib
+import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -30,6 +43,40 @@ PACKETS_SEARCHED = 3
 _RECORD = re.compile(rb"(x26[45]) (?:- core|\(build)[\x20-\x7e]{0,400}? - options: ([\x20-\x7e]{1,8000})")
 _OPTION = re.compile(rb"([a-z0-9_-]+)=(\S+)")
 _MAX_BITRATE = 10_000_000_000
+#: Options every encode with each encoder gets besides its rate control: the preset (the record lists the
+#: preset's individual options, not its name, so it is not reused) and, for x265, quiet (it writes an info
+#: block to stderr per encode otherwise).
+ENCODER_TUNING: dict[str, dict[str, str]] = {
+    "libx264": {"preset": "medium"},
+    "libx265": {"preset": "medium", "x265-params": "log-level=error"},
+}
+#: Encoders whose CRF is a whole number (x264 and x265 take fractions).
+INTEGER_CRF = frozenset({"libvpx-vp9", "libsvtav1", "libaom-av1"})
+#: How much of the opening is probed when nothing is recorded, at most (seconds and frames), and the fewest
+#: frames worth fitting.
+PROBE_SECONDS = 1.0
+PROBE_MAX_FRAMES = 60
+PROBE_MIN_FRAMES = 4
+#: The two CRFs each encoder probes at: its near-transparent default and 12 steps coarser (libvpx and
+#: SVT-AV1 count on a 0–63 scale; 16 steps there are about as far).
+PROBE_CRFS: dict[str, tuple[float, float]] = {
+    "libx264": (18, 30), "libx265": (22, 34), "libvpx-vp9": (31, 47), "libsvtav1": (30, 46), "libaom-av1": (30, 46),
+}
+#: Where an estimate is clamped: from the near-transparent default to the coarsest CRF the watermark's
+#: robustness is measured at (H.264 CRF 35 and about the same quality in the others).
+ESTIMATE_RANGE: dict[str, tuple[float, float]] = {
+    "libx264": (18, 35), "libx265": (22, 39), "libvpx-vp9": (31, 52), "libsvtav1": (30, 52), "libaom-av1": (30, 52),
+}
+
+
+@dataclass(frozen=True)
+class CrfEstimate:
+    """What an estimated CRF was fitted to, and whether :data:`ESTIMATE_RANGE` clamped it."""
+
+    input_bitrate: int  # bit/s the input spent on the probed frames
+    probed_seconds: float
+    probe_crfs: tuple[float, float]
+    clamped: bool
 
 
 @dataclass(frozen=True)
@@ -39,10 +86,11 @@ class RateControl:
 
     crf: float | None
     bitrate: int | None
-    origin: str  # "option", "input" or "default"
+    origin: str  # "option", "input", "estimated" or "default"
     recorded_by: str | None = None  # "x264" / "x265" when origin == "input"
     max_rate: int | None = None
     buffer_size: int | None = None
+    estimate: CrfEstimate | None = None  # what an "estimated" CRF was fitted to
 
     def describe(self) -> str:
         value = f"crf {self.crf:g}" if self.crf is not None else f"{self.bitrate} bit/s"
@@ -52,6 +100,11 @@ class RateControl:
             return f"{value} (the input's {self.recorded_by} settings)"
         if self.origin == "option":
             return f"{value} (option)"
+        if self.origin == "estimated" and self.estimate is not None:
+            fit = self.estimate
+            bound = ", clamped" if fit.clamped else ""
+            return (f"{value} (estimated{bound}: the input's {fit.input_bitrate / 1e6:.2f} Mbit/s over its first "
+                    f"{fit.probed_seconds:.1f} s, probed at crf {fit.probe_crfs[0]:g} and {fit.probe_crfs[1]:g})")
         return f"{value} (default: the input records no encoder settings)"
 
     def encoder_options(self, encoder: str) -> dict[str, str]:
@@ -60,11 +113,18 @@ class RateControl:
                if self.max_rate is not None and self.buffer_size is not None else {})
         if self.crf is None:
             return vbv
-        if encoder == "libvpx-vp9":  # constant quality needs b=0 in libvpx
-            return {"crf": str(round(self.crf)), "b": "0"}
-        if encoder in ("libsvtav1", "libaom-av1"):
-            return {"crf": str(round(self.crf))}
-        return {"crf": f"{self.crf:g}"} | vbv
+        if encoder in ("libx264", "libx265"):
+            return crf_options(encoder, self.crf) | vbv
+        return crf_options(encoder, self.crf)
+
+
+def crf_options(encoder: str, crf: float) -> dict[str, str]:
+    """AVOptions for constant quality ``crf`` in ``encoder``."""
+    if encoder == "libvpx-vp9":  # constant quality needs b=0 in libvpx
+        return {"crf": str(round(crf)), "b": "0"}
+    if encoder in INTEGER_CRF:
+        return {"crf": str(round(crf))}
+    return {"crf": f"{crf:g}"}
 
 
 def parse_recorded_settings(blobs: Iterable[bytes], encoder: str) -> RateControl | None:
@@ -119,15 +179,20 @@ def _vbv(options: dict[str, str]) -> tuple[int | None, int | None]:
     return (max_rate, buffer_size) if max_rate is not None and buffer_size is not None else (None, None)
 
 
+@contextlib.contextmanager
+def _first_video_stream(path: Path) -> Iterator[tuple[av.container.InputContainer, av.VideoStream | None]]:
+    with av.open(str(path), "r") as container:
+        yield container, (container.streams.video[0] if container.streams.video else None)
+
+
 def read_recorded_settings(path: Path, encoder: str) -> RateControl | None:
     """:func:`parse_recorded_settings` over the first video stream's extradata and first packets."""
     if encoder not in RECORDING_ENCODER:
         return None
     try:
-        with av.open(str(path), "r") as container:
-            if not container.streams.video:
+        with _first_video_stream(path) as (container, stream):
+            if stream is None:
                 return None
-            stream = container.streams.video[0]
             blobs = [bytes(stream.codec_context.extradata or b"")]
             for packet in container.demux(stream):
                 if packet.size:
@@ -139,10 +204,86 @@ def read_recorded_settings(path: Path, encoder: str) -> RateControl | None:
     return parse_recorded_settings(blobs, encoder)
 
 
+def fit_crf(input_bits: int, probes: tuple[tuple[float, int], tuple[float, int]],
+            bounds: tuple[float, float]) -> tuple[float, bool] | None:
+    """The CRF (one decimal) at which the line through the two (CRF, log2 bits) ``probes`` reaches
+    ``input_bits``, clamped to ``bounds``, and whether it was clamped; None when the probes do not fall
+    with CRF."""
+    (crf_a, bits_a), (crf_b, bits_b) = sorted(probes)
+    if input_bits <= 0 or bits_b <= 0 or bits_a <= bits_b or crf_a == crf_b:
+        return None
+    slope = (math.log2(bits_b) - math.log2(bits_a)) / (crf_b - crf_a)  # negative: bits fall as CRF grows
+    crf = crf_a + (math.log2(input_bits) - math.log2(bits_a)) / slope
+    low, high = bounds
+    clamped = min(max(crf, low), high)
+    return round(clamped, 1), clamped != crf
+
+
+def _probe_encoder(encoder: str, crf: float, width: int, height: int, pix_fmt: str,
+                   rate: Fraction) -> av.VideoCodecContext:
+    context = av.CodecContext.create(encoder, "w")
+    assert isinstance(context, av.VideoCodecContext)
+    context.width, context.height, context.pix_fmt = width, height, pix_fmt
+    context.time_base = 1 / rate
+    context.framerate = rate
+    context.options = crf_options(encoder, crf) | ENCODER_TUNING.get(encoder, {})
+    context.open()
+    return context
+
+
+def estimate_rate_control(path: Path, encoder: str, pix_fmt: str) -> RateControl | None:
+    """Probe ``path``'s opening frames with ``encoder`` in ``pix_fmt`` (the real encode's working format)
+    and fit the CRF that spends the input's bits; None when there is too little to fit or the probe
+    fails."""
+    crfs = PROBE_CRFS.get(encoder)
+    if crfs is None:
+        return None
+    try:
+        with _first_video_stream(path) as (container, stream):
+            if stream is None:
+                return None
+            rate = Fraction(stream.average_rate or stream.guessed_rate or 25)
+            limit = min(PROBE_MAX_FRAMES, max(PROBE_MIN_FRAMES, round(PROBE_SECONDS * rate)))
+            width, height = stream.codec_context.width, stream.codec_context.height
+            probes = [_probe_encoder(encoder, crf, width, height, pix_fmt, rate) for crf in crfs]
+            coded = [0, 0]
+            packet_sizes: list[int] = []
+            frames = 0
+            for packet in container.demux(stream):
+                if packet.size:
+                    packet_sizes.append(packet.size)
+                for frame in packet.decode():
+                    if frames < limit and isinstance(frame, av.VideoFrame):
+                        work = frame.reformat(format=pix_fmt)
+                        work.pts, work.time_base = frames, 1 / rate
+                        for index, probe in enumerate(probes):
+                            coded[index] += 8 * sum(p.size for p in probe.encode(work))
+                        frames += 1
+                if frames == limit:
+                    break
+            for index, probe in enumerate(probes):
+                coded[index] += 8 * sum(p.size for p in probe.encode(None))
+    except (av.FFmpegError, OSError, ValueError):
+        return None
+    if frames < PROBE_MIN_FRAMES:
+        return None
+    # Decode order: the first `frames` packets carry the probed frames (reordering delays which packet
+    # releases a frame, not how many packets there are).
+    input_bits = 8 * sum(packet_sizes[:frames])
+    fitted = fit_crf(input_bits, ((crfs[0], coded[0]), (crfs[1], coded[1])), ESTIMATE_RANGE[encoder])
+    if fitted is None:
+        return None
+    seconds = float(frames / rate)
+    estimate = CrfEstimate(round(input_bits / seconds), seconds, crfs, fitted[1])
+    crf = float(round(fitted[0])) if encoder in INTEGER_CRF else fitted[0]  # what the encoder will be given
+    return RateControl(crf, None, "estimated", estimate=estimate)
+
+
 def choose_rate_control(
-    path: Path, encoder: str, crf: float | None = None, bitrate: int | None = None,
+    path: Path, encoder: str, crf: float | None = None, bitrate: int | None = None, pix_fmt: str = "yuv420p",
 ) -> RateControl:
-    """The user's ``bitrate`` or ``crf`` when given, else the input's recorded settings, else the default."""
+    """The user's ``bitrate`` or ``crf`` when given, else the input's recorded settings, else a CRF
+    estimated from the input's bits (probed in ``pix_fmt``), else the default."""
     if bitrate is not None:
         return RateControl(None, bitrate, "option")
     if crf is not None:
@@ -150,4 +291,7 @@ def choose_rate_control(
     recorded = read_recorded_settings(path, encoder)
     if recorded is not None:
         return recorded
+    estimated = estimate_rate_control(path, encoder, pix_fmt)
+    if estimated is not None:
+        return estimated
     return RateControl(DEFAULT_CRF[encoder], None, "default")

@@ -37,7 +37,7 @@ from labeler.explicit.video_overlay import YuvSprite, blend_yuv420, render_sprit
 from labeler.settings import VisibleLabelOptions
 from labeler.video.containers import VideoContainer, sniff_video
 from labeler.video.orientation import Orientation, frame_orientation
-from labeler.video.rate_control import RateControl, choose_rate_control
+from labeler.video.rate_control import ENCODER_TUNING, RateControl, choose_rate_control
 from labeler.video.soundtrack import AUDIO_ENCODERS, codec_id_name, frame_pcm
 from labeler.watermark.keys import WatermarkKey
 from labeler.watermark.video import FrameMarker, FrameSample, VideoDetection, detect_frames
@@ -67,7 +67,7 @@ class VideoLabelSettings:
     #: Also label the closing ``label_seconds`` (GB 45438 allows the end and the middle as well).
     label_end: bool = False
     #: Rate control: ``bitrate`` (bit/s) or ``crf`` when given, else the input's own x264/x265 settings,
-    #: else a near-transparent CRF for the codec (``labeler.video.rate_control``).
+    #: else a CRF that spends the input's bits, else a near-transparent CRF (``labeler.video.rate_control``).
     crf: float | None = None
     bitrate: int | None = None
     strength: float = 1.0
@@ -177,8 +177,10 @@ def label_video_file(
         os.close(fd)
         tmp = Path(tmp_name)
         try:
-            rate_control = choose_rate_control(source, encoder, settings.crf, settings.bitrate)
-            result = _transcode(inp, vin, kind, encoder, rate_control, tmp, settings, soundtrack, progress, duration)
+            work_format = _working_format(vin, encoder)
+            rate_control = choose_rate_control(source, encoder, settings.crf, settings.bitrate, work_format)
+            result = _transcode(inp, vin, kind, encoder, work_format, rate_control, tmp, settings, soundtrack,
+                                progress, duration)
             os.replace(tmp, destination)
             return result
         except BaseException:
@@ -191,6 +193,7 @@ def _transcode(
     vin: av.VideoStream,
     kind: VideoContainer,
     encoder: str,
+    work_format: str,
     rate_control: RateControl,
     tmp: Path,
     settings: VideoLabelSettings,
@@ -209,7 +212,6 @@ def _transcode(
         rate = vin.average_rate or vin.guessed_rate or Fraction(25)
         vout: Any = out.add_stream(encoder, rate=rate)
         vout.width, vout.height = vin.codec_context.width, vin.codec_context.height
-        work_format = _working_format(vin, encoder)
         vout.pix_fmt = work_format
         vout.time_base = vin.time_base
         for name, value in vin.metadata.items():
@@ -221,9 +223,7 @@ def _transcode(
                 setattr(vout.codec_context, attr, getattr(cc, attr))
         if rate_control.bitrate is not None:
             vout.bit_rate = rate_control.bitrate
-        vout.options = rate_control.encoder_options(encoder)
-        if encoder in ("libx264", "libx265"):
-            vout.options = dict(vout.options) | {"preset": "medium"}
+        vout.options = rate_control.encoder_options(encoder) | ENCODER_TUNING.get(encoder, {})
 
         audio_map: dict[int, Any] = {}
         audio_mode = "none"
