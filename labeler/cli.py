@@ -294,6 +294,8 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
     if wm["checked"] and "segments" in wm:
         if wm["detected"]:
             turned = f"; the picture was turned {wm['rotation_degrees']}°" if wm.get("rotation_degrees") else ""
+            if wm.get("mirrored"):
+                turned = "; the picture was mirrored" + (f" and turned {wm['rotation_degrees']}°" if turned else "")
             out.write(f"  watermark  detected id {wm['watermark_id']} in {wm['segments_detected']} of "
                       f"{len(wm['segments'])} segment(s) (false-positive probability "
                       f"{wm['false_positive_probability']:.1e}{turned})\n")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -179,23 +180,46 @@ def test_display_rotation_is_kept_and_the_label_is_upright(tmp_path: Path) -> No
     assert report["explicit_label"]["detected"] and report["explicit_label"]["corner"] == "bottom-right"
 
 
+def _transformed(src: Path, dst: Path, transform: Callable[[np.ndarray], np.ndarray]) -> Path:
+    """``src`` re-encoded with every picture passed through ``transform`` (no display matrix)."""
+    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        for index, frame in enumerate(inp.decode(video=0)):
+            picture = np.ascontiguousarray(transform(frame.to_ndarray(format="rgb24")))
+            if index == 0:
+                stream.height, stream.width = picture.shape[:2]
+                stream.pix_fmt = "yuv420p"
+            changed = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            changed.pts = index
+            out.mux(stream.encode(changed))
+        out.mux(stream.encode(None))
+    return dst
+
+
 def test_a_mark_turned_by_an_autorotating_transcode_is_found(tmp_path: Path) -> None:
     src = make_clip(tmp_path / "in.mp4", frames=50, audio=None)
     marked = tmp_path / "marked.mp4"
     label_video_file(src, marked, settings(label=None))
-    turned = tmp_path / "turned.mp4"
-    with av.open(str(marked)) as inp, av.open(str(turned), "w") as out:  # pixels turned, no display matrix
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 256, 384, "yuv420p"
-        for index, frame in enumerate(inp.decode(video=0)):
-            upright = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.rot90(frame.to_ndarray(format="rgb24"), -1)),
-                                                 format="rgb24")
-            upright.pts = index
-            out.mux(stream.encode(upright))
-        out.mux(stream.encode(None))
+    turned = _transformed(marked, tmp_path / "turned.mp4", lambda rgb: np.rot90(rgb, -1))
     found = detect_video_file(turned, KEY)
     assert found.detected and found.watermark_id == WID and found.right_angle_turns in (1, 3)
+    assert not found.mirrored
     assert not detect_video_file(src, KEY).detected
+
+
+@pytest.mark.parametrize("turn", [0, 1])
+def test_a_mirrored_mark_is_found(tmp_path: Path, turn: int) -> None:
+    """A flip edit, or a transcode applying a front camera's mirrored display matrix to the pixels."""
+    src = make_clip(tmp_path / "in.mp4", frames=50, audio=None)
+    marked = tmp_path / "marked.mp4"
+    label_video_file(src, marked, settings(label=None))
+    mirrored = _transformed(marked, tmp_path / "mirrored.mp4", lambda rgb: np.rot90(rgb[:, ::-1], turn))
+    found = detect_video_file(mirrored, KEY)
+    assert found.detected and found.watermark_id == WID and found.mirrored
+    assert found.right_angle_turns == turn  # a mirror then a turn t is undone by a mirror then the same turn
+    # the same flip of unmarked video claims nothing, and the bound counts every orientation tried
+    plain = detect_video_file(_transformed(src, tmp_path / "plain.mp4", lambda rgb: np.rot90(rgb[:, ::-1], turn)), KEY)
+    assert not plain.detected and plain.hypotheses >= found.hypotheses
 
 
 @pytest.mark.parametrize(("name", "codec", "fmt", "audio"), [
