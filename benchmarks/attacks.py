@@ -41,6 +41,7 @@ __all__ = [
     "contrast",
     "crop_centre",
     "crop_random",
+    "flip",
     "gaussian_noise",
     "jpeg",
     "jpeg_bytes",
@@ -232,6 +233,16 @@ def _none(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _check(image).copy()
 
 
+def flip(then: Attack | None = None) -> Attack:
+    """The picture mirrored left to right (a common repost edit), then ``then`` when given."""
+
+    def attack(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        mirrored = np.ascontiguousarray(_check(image)[:, ::-1])
+        return then(mirrored, rng) if then is not None else mirrored
+
+    return attack
+
+
 def _build() -> dict[str, Attack]:
     attacks: dict[str, Attack] = {"none": _none}
     for q in (90, 75, 50, 30, 10):
@@ -250,6 +261,8 @@ def _build() -> dict[str, Attack]:
     attacks["contrast0.7"] = contrast(0.7)
     attacks["social"] = social()
     attacks["screenshot"] = screenshot()
+    attacks["flip"] = flip()
+    attacks["flip+social"] = flip(social())
     return attacks
 
 

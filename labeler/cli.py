@@ -307,6 +307,8 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
         geometry = ""
         if abs(wm["scale"] - 1.0) > 1e-9 or wm["rotation_degrees"] != 0.0:
             geometry = f"; found at scale {wm['scale']:.3f}, rotation {wm['rotation_degrees']:+.2f}°"
+        if wm.get("mirrored"):
+            geometry += "; the picture was mirrored"
         out.write(f"  watermark  detected id {wm['watermark_id']} (score {wm['score']:.1f}, "
                   f"false-positive probability {wm['false_positive_probability']:.1e}{geometry})\n")
         firm = sum(z >= 2.0 for z in wm["bit_reliability"])

@@ -121,6 +121,7 @@ class WatermarkFinding:
             "offset": list(d.offset),
             "scale": d.scale,
             "rotation_degrees": d.rotation_degrees,
+            "mirrored": d.mirrored,
             "coded_bit_agreement": round(d.coded_bit_agreement, 4),
             "chip_snr": round(d.chip_snr, 3),
             "bit_reliability": [round(z, 2) for z in d.bit_reliability],

@@ -41,6 +41,7 @@ from labeler.watermark.sync import (
     fold,
     highpass_cyclic,
     lattice_candidates,
+    template_spectrum,
     warp_to_canonical,
     whiten,
     whiten_at_canonical,
@@ -82,6 +83,7 @@ class TileLayout:
     data_signs: np.ndarray  # float32 ±1 keyed scrambler, one per data cell
     data_bit: np.ndarray  # int64 coded-bit index carried by each data cell
     sync_template: np.ndarray  # float32 TILE_PX², the sync chips as the whitened detector sees them
+    sync_spectrum: np.ndarray  # its template_spectrum, for the sync search of every decode
 
 
 @lru_cache(maxsize=16)
@@ -94,9 +96,11 @@ def tile_layout(key: WatermarkKey) -> TileLayout:
     # Spread coded bits evenly over the data cells, in keyed order.
     data_bit = key.rng("image/assign").permutation(np.arange(data_cells.size) % CODED_BITS)
     sync_grid = sync_chips.reshape(TILE_CELLS, TILE_CELLS)
+    sync_template = highpass_cyclic(cyclic_upsample(sync_grid, WORK_CELL_PX))
     return TileLayout(
         sync_chips=sync_grid,
-        sync_template=highpass_cyclic(cyclic_upsample(sync_grid, WORK_CELL_PX)),
+        sync_template=sync_template,
+        sync_spectrum=template_spectrum(sync_template),
         data_cells=data_cells,
         data_signs=key.signs("image/scramble", data_cells.size),
         data_bit=data_bit.astype(np.int64),
@@ -212,6 +216,8 @@ class ImageDetection:
     #: Per watermark-ID bit (most significant first), how firmly the soft values back it: a z-score, ~0
     #: for a guess and several units for a clean read (``ecc.bit_reliability``). Empty when not decoded.
     bit_reliability: tuple[float, ...] = ()
+    #: The picture had been mirrored left to right (a flip edit); scale and rotation are the mirror image's.
+    mirrored: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -223,9 +229,14 @@ def _single_chip_kernel() -> np.ndarray:
     return kernel
 
 
+@lru_cache(maxsize=1)
+def _single_chip_spectrum() -> np.ndarray:
+    return template_spectrum(_single_chip_kernel())
+
+
 def _cell_responses(aligned: np.ndarray) -> np.ndarray:
     """Matched-filter response of every cell of the aligned folded tile (flat, TILE_CELLS²)."""
-    response = cyclic_correlate(aligned, _single_chip_kernel())
+    response = cyclic_correlate(aligned, _single_chip_kernel(), _single_chip_spectrum())
     return response[::WORK_CELL_PX, ::WORK_CELL_PX].reshape(-1)
 
 
@@ -242,12 +253,38 @@ class _Attempt:
     coded_bit_agreement: float
     chip_snr: float
     bit_reliability: tuple[float, ...]
+    mirrored: bool = False
 
 
-def _decode_plane(whitened: np.ndarray, layout: TileLayout, geometry: Geometry) -> _Attempt:
-    """Fold, synchronise and soft-decode one canonical-geometry whitened plane."""
+def _decode_plane(whitened: np.ndarray, layout: TileLayout, geometry: Geometry, mirrored: bool = False) -> _Attempt:
+    """Fold, synchronise and soft-decode one canonical-geometry whitened plane (mirrored left to right
+    first when ``mirrored``: the hypothesis that the picture was flipped)."""
+    folded = fold(np.ascontiguousarray(whitened[:, ::-1]) if mirrored else whitened, TILE_PX)
+    return _decode_folded(folded, _sync(folded, layout), layout, geometry, mirrored)
+
+
+def _sync(folded: np.ndarray, layout: TileLayout) -> SyncResult:
+    return find_offset(folded, layout.sync_template, layout.sync_spectrum)
+
+
+def _decode_both_ways(whitened: np.ndarray, layout: TileLayout, geometry: Geometry) -> tuple[_Attempt, int]:
+    """:func:`_decode_plane` as it is, then mirrored — the mirror's payload decoded only when its sync peak
+    beats the unmirrored one (a flipped mark's does; on unmarked pictures this halves the mirror's cost).
+    Returns the attempt that decoded (else the stronger sync) and the hypotheses to count: both."""
     folded = fold(whitened, TILE_PX)
-    sync = find_offset(folded, layout.sync_template)
+    attempt = _decode_folded(folded, _sync(folded, layout), layout, geometry, False)
+    if attempt.watermark_id is not None:
+        return attempt, 1
+    # Folding commutes with the mirror up to a cyclic shift, which the sync search absorbs.
+    mirror = np.ascontiguousarray(folded[:, ::-1])
+    sync = _sync(mirror, layout)
+    if sync.z <= attempt.sync.z:
+        return attempt, 2
+    return _decode_folded(mirror, sync, layout, geometry, True), 2
+
+
+def _decode_folded(folded: np.ndarray, sync: SyncResult, layout: TileLayout, geometry: Geometry,
+                   mirrored: bool) -> _Attempt:
     aligned = np.roll(folded, (-sync.dy, -sync.dx), axis=(0, 1))
     responses = _cell_responses(aligned)
     soft = _soft_coded(layout, responses)
@@ -266,6 +303,7 @@ def _decode_plane(whitened: np.ndarray, layout: TileLayout, geometry: Geometry) 
         bit_reliability=(
             tuple(float(z) for z in ecc.bit_reliability(soft, bits)[_ID_BITS_SLICE]) if watermark_id is not None else ()
         ),
+        mirrored=mirrored,
     )
 
 
@@ -291,6 +329,7 @@ def _report(attempt: _Attempt, hypotheses: int, limit: float) -> ImageDetection:
         chip_snr=attempt.chip_snr,
         reason=reason,
         bit_reliability=attempt.bit_reliability if detected else (),
+        mirrored=attempt.mirrored,
     )
 
 
@@ -321,7 +360,9 @@ def detect_image(
     """Look for our mark in uint8 HxWxC pixels.
 
     First the geometry of a picture that was only re-encoded or resized; then, if that yields no valid
-    frame, the scale/rotation candidates read off the tile lattice. A claim needs a valid frame (CRC)
+    frame, the scale/rotation candidates read off the tile lattice; each geometry as it is and mirrored
+    left to right (flip edits; a square lattice mirrors into a square lattice, so the mirror shares the
+    lattice search). A claim needs a valid frame (CRC)
     and a false-positive probability, union-bounded over every hypothesis tried, within the limit.
     """
     height, width = pixels.shape[:2]
@@ -338,14 +379,15 @@ def search_planes(planes: Sequence[tuple[np.ndarray, np.ndarray]], key: Watermar
                   geometry_search: bool = True) -> tuple[_Attempt, int]:
     """Decode ``(working luma, whitened)`` plane pairs that show the same marked picture (one image, or
     averages over different frame sets of a video): every plane at the unchanged geometry first, then,
-    if none decoded, each plane through its lattice candidates. Returns the first attempt that decoded
-    (else the one with the strongest sync) and how many hypotheses were tried, for the union bound."""
+    if none decoded, each plane through its lattice candidates; each geometry as it is, then mirrored.
+    Returns the first attempt that decoded (else the one with the strongest sync) and how many hypotheses
+    were tried, for the union bound."""
     layout = tile_layout(key)
     tried = 0
     best: _Attempt | None = None
     for _, whitened in planes:
-        attempt = _decode_plane(whitened, layout, IDENTITY)
-        tried += 1
+        attempt, count = _decode_both_ways(whitened, layout, IDENTITY)
+        tried += count
         if attempt.watermark_id is not None:
             return attempt, tried
         if best is None or attempt.sync.z > best.sync.z:
@@ -375,12 +417,12 @@ def _search_lattice(work: np.ndarray, whitened: np.ndarray, layout: TileLayout) 
         warped = warp_to_canonical(whitened, geometry)
         if min(warped.shape) < TILE_PX:
             continue
-        attempt = _decode_plane(warped, layout, geometry)
-        tried += 1
+        attempt, count = _decode_both_ways(warped, layout, geometry)
+        tried += count
         if attempt.watermark_id is None and attempt.sync.z >= REWHITEN_SYNC_Z:
             # The tile is clearly there but the payload did not decode: whiten again at the canonical scale
             # (a second hypothesis for the bound; unmarked pictures almost never get here).
-            attempt = _decode_plane(whiten_at_canonical(work, geometry), layout, geometry)
+            attempt = _decode_plane(whiten_at_canonical(work, geometry), layout, geometry, attempt.mirrored)
             tried += 1
         if attempt.watermark_id is not None:
             return attempt, tried
@@ -437,10 +479,10 @@ def detect_planes(
 
 def detect_whitened(
     whitened: np.ndarray, key: WatermarkKey, false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT,
-    geometry: Geometry = IDENTITY,
+    geometry: Geometry = IDENTITY, mirrored: bool = False,
 ) -> ImageDetection:
-    """Decode an (averaged) whitened plane at one known geometry only (one hypothesis)."""
+    """Decode an (averaged) whitened plane at one known geometry and orientation only (one hypothesis)."""
     plane = whitened if geometry.is_identity else warp_to_canonical(whitened, geometry)
     if min(plane.shape) < TILE_PX:
         return _not_detected("plane smaller than one tile")
-    return _report(_decode_plane(plane, tile_layout(key), geometry), 1, false_positive_limit)
+    return _report(_decode_plane(plane, tile_layout(key), geometry, mirrored), 1, false_positive_limit)

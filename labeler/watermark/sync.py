@@ -59,10 +59,18 @@ def cyclic_upsample(chips: np.ndarray, cell_px: int) -> np.ndarray:
     return np.ascontiguousarray(up[rows * cell_px : 2 * rows * cell_px, cols * cell_px : 2 * cols * cell_px])
 
 
-def cyclic_correlate(signal: np.ndarray, template: np.ndarray) -> np.ndarray:
-    """Circular cross-correlation: out[dy, dx] = sum(signal[y+dy, x+dx] * template[y, x])."""
-    spectrum = np.fft.rfft2(signal) * np.conj(np.fft.rfft2(template))
-    return np.fft.irfft2(spectrum, s=signal.shape).astype(np.float32)
+def template_spectrum(template: np.ndarray) -> np.ndarray:
+    """The conjugate spectrum :func:`cyclic_correlate` multiplies by: computed once for a fixed template."""
+    spectrum = np.conj(np.fft.rfft2(template))
+    spectrum.setflags(write=False)  # cached and shared by callers
+    return spectrum
+
+
+def cyclic_correlate(signal: np.ndarray, template: np.ndarray, spectrum: np.ndarray | None = None) -> np.ndarray:
+    """Circular cross-correlation: out[dy, dx] = sum(signal[y+dy, x+dx] * template[y, x]); ``spectrum``,
+    when given, is ``template_spectrum(template)``."""
+    product = np.fft.rfft2(signal) * (template_spectrum(template) if spectrum is None else spectrum)
+    return np.fft.irfft2(product, s=signal.shape).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -79,8 +87,8 @@ def normal_tail(z: float) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
-def find_offset(folded: np.ndarray, template: np.ndarray) -> SyncResult:
-    surface = cyclic_correlate(folded, template)
+def find_offset(folded: np.ndarray, template: np.ndarray, spectrum: np.ndarray | None = None) -> SyncResult:
+    surface = cyclic_correlate(folded, template, spectrum)
     flat_index = int(np.argmax(surface))
     dy, dx = np.unravel_index(flat_index, surface.shape)
     median = float(np.median(surface))

@@ -82,7 +82,7 @@ class VideoDetection:
     #: Decoding hypotheses counted in the false-positive bound.
     hypotheses: int = 1
     #: Quarter turns (counter-clockwise) the frames had been rotated by, e.g. 1 after an autorotating
-    #: transcode of a portrait phone video; after a mirror left to right when ``mirrored``.
+    #: transcode of a portrait phone video; the mark was then found mirrored left to right when ``mirrored``.
     right_angle_turns: int = 0
     mirrored: bool = False
 
@@ -161,9 +161,10 @@ def detect_frames(
     panning clip re-encoded at H.264 CRF 23: sync z 12.3 from the single I frame, 5.5 from 73 B frames
     averaged). Each plane is decoded at the unchanged geometry, then (``geometry_search``) through its
     lattice candidates, which finds crops and rescales; then (``right_angles``) each plane turned by 90,
-    180 and 270 degrees and mirrored at each of the four turns. The claim is union-bounded over every
-    hypothesis, plus ``prior_hypotheses`` tried earlier on the same video. Segments of
-    ``segment_seconds`` are decoded alone at the geometry found, to report which seconds carry the mark.
+    180 and 270 degrees. Every geometry is also tried mirrored left to right (``image.search_planes``).
+    The claim is union-bounded over every hypothesis, plus ``prior_hypotheses`` tried earlier on the
+    same video. Segments of ``segment_seconds`` are decoded alone at the geometry and orientation found,
+    to report which seconds carry the mark.
     """
     overall = _FrameSets()
     by_segment: dict[int, _FrameSets] = {}
@@ -179,21 +180,21 @@ def detect_frames(
     if not planes:
         return VideoDetection(False, None, 0.0, 1.0, 0, "no decodable frames", hypotheses=prior_hypotheses)
     result, geometry, hypotheses = detect_planes(planes, key, false_positive_limit, geometry_search, prior_hypotheses)
-    turns, mirrored = 0, False
+    turns = 0
     if not result.detected and right_angles:
         # A player or transcoder that applied the stream's display matrix to the pixels (ffmpeg does by
-        # default) turns the mark by a right angle, and mirrors it for a front camera's mirrored matrix; so
-        # do "flip" edits. Seven more hypotheses per plane, at the unchanged geometry.
-        for quarter, mirror in RIGHT_ANGLE_ORIENTATIONS:
-            turned = [(_turn(work, quarter, mirror), _turn(whitened, quarter, mirror)) for work, whitened in planes]
+        # default) turns the mark by a right angle (and mirrors it for a front camera's mirrored matrix,
+        # which the image search tries at every geometry): three more turns, at the unchanged geometry.
+        for quarter in (1, 2, 3):
+            turned = [(_turn(work, quarter), _turn(whitened, quarter)) for work, whitened in planes]
             attempt, found_at, hypotheses = detect_planes(turned, key, false_positive_limit, False, hypotheses)
             if attempt.detected:
-                result, geometry, turns, mirrored = attempt, found_at, quarter, mirror
+                result, geometry, turns = attempt, found_at, quarter
                 break
     segments = []
     for index in sorted(by_segment):
         sets = by_segment[index]
-        decodes = [detect_whitened(_turn(whitened, turns, mirrored), key, false_positive_limit, geometry)
+        decodes = [detect_whitened(_turn(whitened, turns), key, false_positive_limit, geometry, result.mirrored)
                    for _, whitened in sets.planes()]
         found = [d for d in decodes if d.detected and (not result.detected or d.watermark_id == result.watermark_id)]
         best = found[0] if found else max(decodes, key=lambda d: d.score)
@@ -218,19 +219,10 @@ def detect_frames(
         key_frames_sampled=overall.key.count,
         hypotheses=hypotheses,
         right_angle_turns=turns,
-        mirrored=mirrored,
+        mirrored=result.mirrored,
     )
 
 
-#: The right-angle orientations searched after the unchanged one, as (quarter turns, mirrored): the three
-#: turns first (autorotation of portrait video is the common case), then the four mirror images.
-RIGHT_ANGLE_ORIENTATIONS: tuple[tuple[int, bool], ...] = ((1, False), (2, False), (3, False),
-                                                          (0, True), (1, True), (2, True), (3, True))
-
-
-def _turn(plane: np.ndarray, quarter_turns: int, mirrored: bool = False) -> np.ndarray:
-    """``plane`` mirrored left to right when ``mirrored``, then rotated by ``quarter_turns`` x 90 degrees
-    counter-clockwise (contiguous, for OpenCV)."""
-    if mirrored:
-        plane = plane[:, ::-1]
-    return np.ascontiguousarray(np.rot90(plane, quarter_turns)) if quarter_turns % 4 or mirrored else plane
+def _turn(plane: np.ndarray, quarter_turns: int) -> np.ndarray:
+    """``plane`` rotated by ``quarter_turns`` x 90 degrees counter-clockwise (contiguous, for OpenCV)."""
+    return plane if quarter_turns % 4 == 0 else np.ascontiguousarray(np.rot90(plane, quarter_turns))

@@ -15,7 +15,7 @@ EXPECTED_NAMES = [
     "none", "jpeg90", "jpeg75", "jpeg50", "jpeg30", "jpeg10", "webp50",
     "resize0.25", "resize0.5", "resize0.75", "resize1.5", "crop50-centre", "crop-random",
     "rotate+2", "rotate-2", "rotate+5", "rotate-5", "blur1", "noise5", "bright0.5", "bright1.5",
-    "contrast0.7", "social", "screenshot",
+    "contrast0.7", "social", "screenshot", "flip", "flip+social",
 ]  # fmt: skip
 
 H, W = 240, 320
@@ -62,6 +62,12 @@ def test_none_is_identity(image: np.ndarray) -> None:
 def test_resize_sizes(image: np.ndarray, name: str, factor: float) -> None:
     out = ATTACKS[name](image, np.random.default_rng(0))
     assert out.shape == (round(H * factor), round(W * factor), 3)
+
+
+def test_flip_mirrors_left_to_right(image: np.ndarray) -> None:
+    assert np.array_equal(ATTACKS["flip"](image, np.random.default_rng(0)), image[:, ::-1])
+    social = ATTACKS["social"](np.ascontiguousarray(image[:, ::-1]), np.random.default_rng(0))
+    assert np.array_equal(ATTACKS["flip+social"](image, np.random.default_rng(0)), social)
 
 
 def test_crop_centre_keeps_half_the_area_in_the_middle(image: np.ndarray) -> None:

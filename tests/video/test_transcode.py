@@ -216,7 +216,7 @@ def test_a_mirrored_mark_is_found(tmp_path: Path, turn: int) -> None:
     mirrored = _transformed(marked, tmp_path / "mirrored.mp4", lambda rgb: np.rot90(rgb[:, ::-1], turn))
     found = detect_video_file(mirrored, KEY)
     assert found.detected and found.watermark_id == WID and found.mirrored
-    assert found.right_angle_turns == turn  # a mirror then a turn t is undone by a mirror then the same turn
+    assert found.right_angle_turns == (4 - turn) % 4  # turned back, then mirrored (image.search_planes)
     # the same flip of unmarked video claims nothing, and the bound counts every orientation tried
     plain = detect_video_file(_transformed(src, tmp_path / "plain.mp4", lambda rgb: np.rot90(rgb[:, ::-1], turn)), KEY)
     assert not plain.detected and plain.hypotheses >= found.hypotheses

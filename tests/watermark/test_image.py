@@ -148,21 +148,32 @@ def _screenshot(a: np.ndarray) -> np.ndarray:
     return jpeg_roundtrip(np.ascontiguousarray(small[h // 20 : h - h // 20, w // 20 : w - w // 20]), 80)
 
 
+def _flip(a: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(a[:, ::-1])
+
+
 @pytest.mark.parametrize(
-    ("attack", "scale", "rotation"),
+    ("attack", "scale", "rotation", "mirrored"),
     [
-        pytest.param(lambda a: _centre_crop(a, 0.5), 2**0.5, 0.0, id="crop50"),
-        pytest.param(lambda a: _rotate(a, 5), 1.0, -5.0, id="rotate5"),
-        pytest.param(lambda a: _rotate(_centre_crop(a, 0.7), -2), 0.7**-0.5, 2.0, id="crop70+rotate-2"),
-        pytest.param(_screenshot, 1 / 0.9, 0.0, id="screenshot"),
+        pytest.param(lambda a: _centre_crop(a, 0.5), 2**0.5, 0.0, False, id="crop50"),
+        pytest.param(lambda a: _rotate(a, 5), 1.0, -5.0, False, id="rotate5"),
+        pytest.param(lambda a: _rotate(_centre_crop(a, 0.7), -2), 0.7**-0.5, 2.0, False, id="crop70+rotate-2"),
+        pytest.param(_screenshot, 1 / 0.9, 0.0, False, id="screenshot"),
+        pytest.param(_flip, 1.0, 0.0, True, id="flip"),
+        # the mirror image of a turn is the opposite turn
+        pytest.param(lambda a: _flip(_rotate(_centre_crop(a, 0.7), -2)), 0.7**-0.5, -2.0, True,
+                     id="crop70+rotate-2+flip"),
+        pytest.param(lambda a: _screenshot(_flip(a)), 1 / 0.9, 0.0, True, id="flip+screenshot"),
     ],
 )
-def test_recovers_geometry_after_crops_and_rotations(attack, scale: float, rotation: float) -> None:  # type: ignore[no-untyped-def]
+def test_recovers_geometry_after_crops_rotations_and_flips(attack, scale: float, rotation: float,  # type: ignore[no-untyped-def]
+                                                          mirrored: bool) -> None:
     marked = embed_image(natural_image(720, 960, seed=21), WID, KEY)
     result = detect_image(attack(marked), KEY)
     assert result.watermark_id == WID, result.reason
     assert result.scale == pytest.approx(scale, rel=0.02)
     assert result.rotation_degrees == pytest.approx(rotation, abs=0.3)
+    assert result.mirrored == mirrored
     assert result.false_positive_probability <= DEFAULT_FALSE_POSITIVE_LIMIT
 
 
