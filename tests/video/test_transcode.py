@@ -207,18 +207,21 @@ def test_a_mark_turned_by_an_autorotating_transcode_is_found(tmp_path: Path) -> 
     assert not detect_video_file(src, KEY).detected
 
 
-@pytest.mark.parametrize("turn", [0, 1])
-def test_a_mirrored_mark_is_found(tmp_path: Path, turn: int) -> None:
+@pytest.mark.parametrize(("transform", "turns"), [
+    pytest.param(lambda rgb: rgb[:, ::-1], 0, id="flip"),
+    pytest.param(lambda rgb: np.rot90(rgb[:, ::-1]), 3, id="flip+turn"),
+    pytest.param(lambda rgb: rgb[:, ::-1][12:-12, 18:-18], 0, id="flip+crop"),  # the lattice search, mirrored
+])
+def test_a_mirrored_mark_is_found(tmp_path: Path, transform: Callable[[np.ndarray], np.ndarray], turns: int) -> None:
     """A flip edit, or a transcode applying a front camera's mirrored display matrix to the pixels."""
     src = make_clip(tmp_path / "in.mp4", frames=50, audio=None)
     marked = tmp_path / "marked.mp4"
     label_video_file(src, marked, settings(label=None))
-    mirrored = _transformed(marked, tmp_path / "mirrored.mp4", lambda rgb: np.rot90(rgb[:, ::-1], turn))
-    found = detect_video_file(mirrored, KEY)
+    found = detect_video_file(_transformed(marked, tmp_path / "mirrored.mp4", transform), KEY)
     assert found.detected and found.watermark_id == WID and found.mirrored
-    assert found.right_angle_turns == (4 - turn) % 4  # turned back, then mirrored (image.search_planes)
-    # the same flip of unmarked video claims nothing, and the bound counts every orientation tried
-    plain = detect_video_file(_transformed(src, tmp_path / "plain.mp4", lambda rgb: np.rot90(rgb[:, ::-1], turn)), KEY)
+    assert found.right_angle_turns == turns  # turned back, then mirrored (image.search_planes)
+    # the same edit of unmarked video claims nothing, and the bound counts every orientation tried
+    plain = detect_video_file(_transformed(src, tmp_path / "plain.mp4", transform), KEY)
     assert not plain.detected and plain.hypotheses >= found.hypotheses
 
 
