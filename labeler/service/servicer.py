@@ -87,6 +87,7 @@ def verify_response(report: dict[str, Any]) -> pb.VerifyResponse:
             false_positive_probability=float(wm.get("false_positive_probability", 1.0)),
             scale=float(wm.get("scale", 1.0)),
             rotation_degrees=float(wm.get("rotation_degrees", 0.0)),
+            mirrored=bool(wm.get("mirrored")),
         ),
         report_json=json.dumps(report, ensure_ascii=False, default=str),
     )

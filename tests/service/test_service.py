@@ -68,6 +68,12 @@ def test_label_then_verify_round_trip(start: Callable[..., ServerThread]) -> Non
         unmarked = client.verify(original)
         assert unmarked.verdict == pb.VERDICT_NONE and not unmarked.watermark.detected
         assert unmarked.reason  # never a silent "no"
+        assert not verdict.watermark.mirrored
+        flipped = io.BytesIO()
+        Image.open(io.BytesIO(reply.data)).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped, "JPEG", quality=90)
+        found = client.verify(flipped.getvalue())
+        assert found.watermark.detected and found.watermark.mirrored
+        assert found.watermark.watermark_id == reply.result.watermark_id
 
 
 def test_label_options_reach_the_pipeline(start: Callable[..., ServerThread]) -> None:
