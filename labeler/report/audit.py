@@ -63,7 +63,8 @@ def _visuals(data: bytes, report: dict[str, Any], config: AuditConfig) -> dict[s
     if config.heatmap and config.key is not None:
         from labeler.report.heatmap import strength_map
 
-        extra["strength_map"] = np.round(strength_map(np.asarray(rgb), config.key), 2).tolist()
+        mirrored = bool((report.get("watermark") or {}).get("mirrored"))
+        extra["strength_map"] = np.round(strength_map(np.asarray(rgb), config.key, mirrored), 2).tolist()
     return extra
 
 

@@ -23,13 +23,22 @@ from labeler.watermark.sync import find_offset, fold, whiten
 __all__ = ["strength_map"]
 
 
-def strength_map(pixels: np.ndarray, key: WatermarkKey) -> np.ndarray:
+def strength_map(pixels: np.ndarray, key: WatermarkKey, mirrored: bool = False) -> np.ndarray:
     """Per-region sync scores (float32, rows x cols of TILE_PX regions of the working-size luma).
 
     The working luma has a fixed short side, so the map has 4 rows or columns along the short side.
+    ``mirrored``: the detector found the mark in the picture mirrored left to right (a flipped picture);
+    the regions are scored in the mirror image and the map turned back to the picture as shown.
     """
     work = working_luma(pixels)
     whitened = whiten(work)
+    if mirrored:
+        return _strength_map_of_whitened(np.ascontiguousarray(whitened[:, ::-1]), key)[:, ::-1].copy()
+    return _strength_map_of_whitened(whitened, key)
+
+
+def _strength_map_of_whitened(whitened: np.ndarray, key: WatermarkKey) -> np.ndarray:
+    """:func:`strength_map` of an already whitened working-size luma plane."""
     pattern = tile_layout(key).sync_template
     sync = find_offset(fold(whitened, TILE_PX), pattern)
     template = _tiled(np.roll(pattern, (sync.dy, sync.dx), axis=(0, 1)), whitened.shape)

@@ -24,3 +24,15 @@ def test_marked_regions_are_hot_and_unmarked_cold() -> None:
     assert float(full.mean()) > 1.8 and float(full.min()) > 1.0
     assert float(np.abs(plain).mean()) < 1.2
     assert float(mixed[:, 3:].mean()) > float(mixed[:, :3].mean()) + 1.5
+
+
+def test_a_flipped_picture_is_mapped_in_its_mirror_image_and_shown_as_it_is() -> None:
+    base = natural_image(512, 768, seed=4)
+    marked = embed_image(base, 0xDEADBEEF, KEY)
+    half = base.copy()
+    half[:, 384:] = marked[:, 384:]
+    flipped = np.ascontiguousarray(half[:, ::-1])  # the mark now sits in the left half, mirrored
+    unmirrored = strength_map(flipped, KEY)
+    mirrored = strength_map(flipped, KEY, mirrored=True)
+    assert float(np.abs(unmirrored).mean()) < 1.2  # the mark is invisible to the unmirrored pattern
+    assert float(mirrored[:, :3].mean()) > float(mirrored[:, 3:].mean()) + 1.5  # hot where it is shown
