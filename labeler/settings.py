@@ -41,9 +41,16 @@ class Limits:
     max_pixels: int = 100_000_000
     #: Longest audio accepted, in seconds (checked from the container header, then while decoding).
     max_audio_seconds: float = 4 * 3600.0
+    #: Video: the largest frame (8192x4320, the most H.264/H.265 level 6.2 allows), the longest duration
+    #: and the most frames (4 h at 60 fps). A few KB of skipped frames can declare hours of 8K: checked
+    #: from the header, then frame by frame, so such a file is refused instead of re-encoded for hours.
+    max_video_pixels: int = 8192 * 4320
+    max_video_seconds: float = 4 * 3600.0
+    max_video_frames: int = 4 * 3600 * 60
 
     def __post_init__(self) -> None:
-        if self.max_bytes <= 0 or self.max_pixels <= 0 or self.max_audio_seconds <= 0:
+        if min(self.max_bytes, self.max_pixels, self.max_audio_seconds, self.max_video_pixels,
+               self.max_video_seconds, self.max_video_frames) <= 0:
             raise InvalidOption("limits must be positive")
 
 

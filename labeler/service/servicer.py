@@ -228,7 +228,7 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
         if not is_video_file(path):
             return None
         return label_video_upload(path, output, self.labeler.key, options, self.labeler.registry,
-                                  self.labeler.label_signer)
+                                  self.labeler.label_signer, self.labeler.limits)
 
     def _label_path(self, path: Path, output: Path, options: LabelOptions) -> LabelResult | None:
         """Worker side of an audio Label spooled to a path: labeled file to file, streamed, and recorded
@@ -313,7 +313,7 @@ class LabelerServicer(pb_grpc.LabelerServiceServicer):
 
             if is_video_file(upload.path):
                 report = verify_video_file(upload.path, self.verifier.key, self.verifier.registry, declared,
-                                           self.verifier.trust)
+                                           self.verifier.trust, self.verifier.limits)
                 report["source"] = source
                 return report
             if sniff_audio_file(upload.path) is not None:

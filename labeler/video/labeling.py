@@ -16,7 +16,7 @@ from labeler.metadata.aigc import AigcLabel
 from labeler.provenance.c2pa import mime_for
 from labeler.provenance.securitydata import LabelSigner
 from labeler.provenance.video_steps import VideoProvenance, finish_video, temp_beside
-from labeler.settings import LabelOptions
+from labeler.settings import LabelOptions, Limits
 from labeler.sniffing import is_video_head
 from labeler.store.registry import LabelRecord, Registry
 from labeler.video.containers import sniff_video
@@ -57,8 +57,10 @@ def label_video_path(
     bitrate: int | None = None,
     progress: ProgressCallback | None = None,
     label_signer: LabelSigner | None = None,
+    limits: Limits | None = None,
 ) -> dict[str, Any]:
-    """Label a video file into ``destination`` streaming; returns a JSON-able summary."""
+    """Label a video file into ``destination`` streaming; returns a JSON-able summary. ``limits``: the frame
+    size, duration and frame count accepted (default ``Limits()``)."""
     if same_file(source, destination) or source.resolve() == destination.resolve():
         raise InvalidOption("the output must be a different file from the input (originals are never modified)")
     check_output(destination, force)
@@ -77,7 +79,7 @@ def label_video_path(
         aigc_json=aigc.to_json() if options.metadata else None,
         label=options.visible_label if options.visible else None,
         label_seconds=label_seconds, label_whole=label_whole, label_end=label_end, crf=crf, bitrate=bitrate,
-        strength=options.watermark_strength,
+        strength=options.watermark_strength, limits=limits or Limits(),
     )
     prompt = PromptOptions.parse(options.audio_prompt, options.audio_prompt_end) if options.visible else None
     soundtrack = prepare_soundtrack(source, settings.watermark_id, settings.key, prompt, options.watermark_strength,
@@ -150,13 +152,13 @@ def video_record(info: dict[str, Any], source: Path, output: Path, key: Watermar
 
 def label_video_upload(
     source: Path, output: Path, key: WatermarkKey | None, options: LabelOptions, registry: Registry | None,
-    label_signer: LabelSigner | None = None,
+    label_signer: LabelSigner | None = None, limits: Limits | None = None,
 ) -> dict[str, Any]:
     """Label ``source`` over the (temp) file ``output`` and record it: the service's path for video
     uploads, where input and output stay on disk, streamed through FFmpeg. The caller removes both."""
     from labeler.video.verifying import file_sha256
 
-    info = label_video_path(source, output, key, options, force=True, label_signer=label_signer)
+    info = label_video_path(source, output, key, options, force=True, label_signer=label_signer, limits=limits)
     info.pop("c2pa_manifest_store", None)  # bytes; kept only by the CLI's recording path
     info.update(output_sha256=file_sha256(output), output_bytes=output.stat().st_size,
                 recorded=registry is not None)

@@ -34,8 +34,9 @@ import numpy as np
 
 from labeler.errors import CorruptMedia, InvalidOption, OutputNotWritable, UnsupportedFormat
 from labeler.explicit.video_overlay import YuvSprite, blend_yuv420, render_sprite
-from labeler.settings import VisibleLabelOptions
+from labeler.settings import Limits, VisibleLabelOptions
 from labeler.video.containers import VideoContainer, sniff_video
+from labeler.video.limits import FrameBudget, check_video_header
 from labeler.video.orientation import Orientation, frame_orientation
 from labeler.video.rate_control import ENCODER_TUNING, RateControl, choose_rate_control
 from labeler.video.soundtrack import AUDIO_ENCODERS, codec_id_name, frame_pcm
@@ -71,6 +72,8 @@ class VideoLabelSettings:
     crf: float | None = None
     bitrate: int | None = None
     strength: float = 1.0
+    #: Frame size, duration and frame count accepted (``labeler.video.limits``).
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         if self.label_seconds < 2.0 and not self.label_whole:
@@ -166,6 +169,7 @@ def label_video_file(
         if not inp.streams.video:
             raise UnsupportedFormat("the file has no video stream")
         vin = inp.streams.video[0]
+        check_video_header(inp, vin, settings.limits)  # before anything is probed, decoded or written
         codec = codec_id_name(vin.codec_context)
         encoder = _pick_encoder(codec)
         duration = float(inp.duration / av.time_base) if inp.duration else 0.0
@@ -260,6 +264,7 @@ def _transcode(
         # where the picture ends (the container may run on with sound), for a label on the closing seconds
         video_end = float(vin.duration * vin.time_base) if vin.duration and vin.time_base else duration
         pending: Future[av.VideoFrame] | None = None
+        budget = FrameBudget(settings.limits)
         try:
             for packet in inp.demux(streams):
                 if packet.stream.index in audio_map:
@@ -275,6 +280,7 @@ def _transcode(
                 for frame in packet.decode():
                     if not isinstance(frame, av.VideoFrame):
                         continue
+                    budget.admit(frame)
                     if orientation is None:  # the display matrix (phones' portrait video), before any encode
                         orientation = frame_orientation(frame)
                         if orientation.matrix is not None:  # copied as it is: rotation, mirror and all
@@ -381,19 +387,20 @@ MAX_KEY_FRAMES = 96
 
 def detect_video_file(
     path: Path, key: WatermarkKey, max_frames: int = 48, segment_seconds: float = 1.0,
-    key_frame_first_seconds: float = KEY_FRAME_FIRST_SECONDS,
+    key_frame_first_seconds: float = KEY_FRAME_FIRST_SECONDS, limits: Limits | None = None,
 ) -> VideoDetection:
     """Find the mark in a video: for long videos the key frames first, then (short videos, or when the
     key frames decode nothing) up to ``max_frames`` frames spread evenly over the video plus every key
-    frame. One union bound covers both passes."""
+    frame. One union bound covers both passes. Every decoded frame counts against ``limits``."""
+    limits = limits or Limits()
     prior = 0
     duration = _duration_seconds(path)
     if duration > key_frame_first_seconds:
-        found = _detect_pass(path, key, segment_seconds, key_frames_only=True, max_frames=MAX_KEY_FRAMES)
+        found = _detect_pass(path, key, segment_seconds, True, MAX_KEY_FRAMES, limits)
         if found.detected:
             return found
         prior = found.hypotheses
-    return _detect_pass(path, key, segment_seconds, key_frames_only=False, max_frames=max_frames, prior=prior)
+    return _detect_pass(path, key, segment_seconds, False, max_frames, limits, prior)
 
 
 def _duration_seconds(path: Path) -> float:
@@ -403,13 +410,16 @@ def _duration_seconds(path: Path) -> float:
 
 
 def _detect_pass(
-    path: Path, key: WatermarkKey, segment_seconds: float, key_frames_only: bool, max_frames: int, prior: int = 0
+    path: Path, key: WatermarkKey, segment_seconds: float, key_frames_only: bool, max_frames: int, limits: Limits,
+    prior: int = 0,
 ) -> VideoDetection:
     inp, _ = _open_input(path)
     with contextlib.closing(inp):
         if not inp.streams.video:
             raise UnsupportedFormat("the file has no video stream")
         vin = inp.streams.video[0]
+        check_video_header(inp, vin, limits)
+        budget = FrameBudget(limits)
         vin.thread_type = "AUTO"
         duration = float(inp.duration / av.time_base) if inp.duration else 0.0
         rate = float(vin.average_rate or 25)
@@ -424,6 +434,7 @@ def _detect_pass(
             next_key = 0.0
             try:
                 for index, frame in enumerate(inp.decode(vin)):
+                    budget.admit(frame)
                     seconds = float(frame.time or 0.0)
                     key_frame = bool(frame.key_frame)
                     take_key = key_frame and seconds + 1e-6 >= next_key

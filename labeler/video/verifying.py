@@ -15,10 +15,11 @@ from labeler.fileio import file_sha256 as file_sha256  # re-exported (video labe
 from labeler.metadata.aigc import LABEL_MEANINGS, parse_aigc_json
 from labeler.provenance.video_verify import video_provenance
 from labeler.provenance.visible_label import detect_visible_label_in_video, explicit_label_mark
-from labeler.settings import TrustSettings
+from labeler.settings import Limits, TrustSettings
 from labeler.store.registry import Registry
 from labeler.verification import Verdict, _record_dict
 from labeler.video.containers import sniff_video
+from labeler.video.limits import check_video_header
 from labeler.video.soundtrack import verify_soundtrack
 from labeler.video.transcode import _open_input, detect_video_file, read_aigc
 from labeler.watermark import WatermarkKey
@@ -26,13 +27,15 @@ from labeler.watermark import WatermarkKey
 
 def verify_video_file(
     path: Path, key: WatermarkKey | None, registry: Registry | None, user_declared: bool = False,
-    trust: TrustSettings | None = None,
+    trust: TrustSettings | None = None, limits: Limits | None = None,
 ) -> dict[str, Any]:
     with open(path, "rb") as handle:
         container = sniff_video(handle.read(64))
     inp, _ = _open_input(path)
     with inp:
         stream = inp.streams.video[0] if inp.streams.video else None
+        if stream is not None:  # before any frame is decoded (the label check, the watermark, the sound)
+            check_video_header(inp, stream, limits or Limits())
         width, height = (stream.codec_context.width, stream.codec_context.height) if stream else (0, 0)
     raw = read_aigc(path)
     parsed = parse_aigc_json(json.dumps(raw, ensure_ascii=False)) if raw is not None else None
@@ -46,7 +49,7 @@ def verify_video_file(
     watermark: dict[str, Any] = {"checked": key is not None}
     records: list[dict[str, Any]] = []
     evidence: list[str] = []
-    detection = detect_video_file(path, key) if key is not None else None
+    detection = detect_video_file(path, key, limits=limits) if key is not None else None
     if detection is not None:
         segments = [{"start_s": s.start_seconds, "end_s": s.end_seconds, "frames": s.frames, "detected": s.detected,
                      "score": round(s.score, 2)} for s in detection.segments]
