@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from benchmarks.corpus import load_corpus
-from labeler.video.rate_control import crf_options
+from labeler.video.rate_control import ENCODER_TUNING, crf_options
 from labeler.video.transcode import VideoLabelSettings, detect_video_file, label_video_file
 from labeler.watermark.keys import WatermarkKey
 from labeler.watermark.video import FrameMarker, FrameSample, detect_frames
@@ -55,13 +55,13 @@ def make_clip(
     return path
 
 
-def plain_reencode(src: Path, dst: Path, crf: int) -> int:
+def plain_reencode(src: Path, dst: Path, crf: float, encoder: str = "libx264") -> int:
     """Decode + re-encode with the same encoder settings labeling uses, nothing else."""
     with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
         vin = inp.streams.video[0]
-        vout = out.add_stream("libx264", rate=vin.average_rate)
+        vout = out.add_stream(encoder, rate=vin.average_rate)
         vout.width, vout.height, vout.pix_fmt, vout.time_base = vin.width, vin.height, "yuv420p", vin.time_base
-        vout.options = {"crf": str(crf), "preset": "medium"}
+        vout.options = crf_options(encoder, crf) | ENCODER_TUNING.get(encoder, {})
         frames = 0
         for frame in inp.decode(vin):
             # The decoded frame's picture type would force the source's I/P/B pattern on x264 (FFmpeg's

@@ -19,11 +19,9 @@ import json
 import time
 from pathlib import Path
 
-import av
-
 from benchmarks.corpus import load_corpus
-from benchmarks.video import OUT, make_clip
-from labeler.video.rate_control import ENCODER_TUNING, RateControl, choose_rate_control, read_recorded_settings
+from benchmarks.video import OUT, make_clip, plain_reencode
+from labeler.video.rate_control import choose_rate_control, read_recorded_settings
 
 #: encoder, container suffix, the CRFs its clips are coded at
 CASES: tuple[tuple[str, str, tuple[int, ...]], ...] = (
@@ -37,20 +35,6 @@ def _unrecorded(path: Path) -> Path:
     data = path.read_bytes()
     path.write_bytes(data.replace(b"x264 - core", b"xxxx - core"))
     return path
-
-
-def _plain_reencode(src: Path, dst: Path, encoder: str, rate_control: RateControl) -> float:
-    started = time.perf_counter()
-    with av.open(str(src)) as inp, av.open(str(dst), "w") as out:
-        vin = inp.streams.video[0]
-        vout = out.add_stream(encoder, rate=vin.average_rate)
-        vout.width, vout.height, vout.pix_fmt, vout.time_base = vin.width, vin.height, "yuv420p", vin.time_base
-        vout.options = rate_control.encoder_options(encoder) | ENCODER_TUNING.get(encoder, {})
-        for frame in inp.decode(vin):
-            frame.pict_type = av.video.frame.PictureType.NONE  # x264's own frame types, as labeling
-            out.mux(vout.encode(frame))
-        out.mux(vout.encode(None))
-    return time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
                 probe = time.perf_counter() - started
                 assert chosen.crf is not None
                 plain = work / f"plain-{src.name}"
-                encode = _plain_reencode(src, plain, encoder, chosen)
+                started = time.perf_counter()
+                plain_reencode(src, plain, chosen.crf, encoder)
+                encode = time.perf_counter() - started
                 size = plain.stat().st_size / src.stat().st_size
                 clamped = chosen.estimate is not None and chosen.estimate.clamped
                 estimate = f"{chosen.crf:g}{'*' if clamped else ''}" if chosen.origin == "estimated" else "default"

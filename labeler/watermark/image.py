@@ -258,9 +258,17 @@ class _Attempt:
 
 def _decode_plane(whitened: np.ndarray, layout: TileLayout, geometry: Geometry, mirrored: bool = False) -> _Attempt:
     """Fold, synchronise and soft-decode one canonical-geometry whitened plane (mirrored left to right
-    first when ``mirrored``: the hypothesis that the picture was flipped)."""
-    folded = fold(np.ascontiguousarray(whitened[:, ::-1]) if mirrored else whitened, TILE_PX)
+    when ``mirrored``: the hypothesis that the picture was flipped)."""
+    folded = fold(whitened, TILE_PX)
+    if mirrored:
+        folded = _mirror(folded)
     return _decode_folded(folded, _sync(folded, layout), layout, geometry, mirrored)
+
+
+def _mirror(folded: np.ndarray) -> np.ndarray:
+    """The fold of the mirrored plane, up to a cyclic shift (which the sync search absorbs): folding
+    commutes with the mirror, so the tile is mirrored instead of the whole plane."""
+    return np.ascontiguousarray(folded[:, ::-1])
 
 
 def _sync(folded: np.ndarray, layout: TileLayout) -> SyncResult:
@@ -275,8 +283,7 @@ def _decode_both_ways(whitened: np.ndarray, layout: TileLayout, geometry: Geomet
     attempt = _decode_folded(folded, _sync(folded, layout), layout, geometry, False)
     if attempt.watermark_id is not None:
         return attempt, 1
-    # Folding commutes with the mirror up to a cyclic shift, which the sync search absorbs.
-    mirror = np.ascontiguousarray(folded[:, ::-1])
+    mirror = _mirror(folded)
     sync = _sync(mirror, layout)
     if sync.z <= attempt.sync.z:
         return attempt, 2
