@@ -49,6 +49,7 @@ __all__ = [
     "rotate",
     "screenshot",
     "social",
+    "turn",
     "webp",
     "webp_bytes",
 ]
@@ -233,14 +234,24 @@ def _none(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return _check(image).copy()
 
 
-def flip(then: Attack | None = None) -> Attack:
-    """The picture mirrored left to right (a common repost edit), then ``then`` when given."""
+def _followed(edit: Callable[[np.ndarray], np.ndarray], then: Attack | None) -> Attack:
+    """``edit``, then the attack ``then`` when given."""
 
     def attack(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        mirrored = np.ascontiguousarray(_check(image)[:, ::-1])
-        return then(mirrored, rng) if then is not None else mirrored
+        edited = np.ascontiguousarray(edit(_check(image)))
+        return then(edited, rng) if then is not None else edited
 
     return attack
+
+
+def flip(then: Attack | None = None) -> Attack:
+    """The picture mirrored left to right (a common repost edit), then ``then`` when given."""
+    return _followed(lambda image: image[:, ::-1], then)
+
+
+def turn(quarter_turns: int, then: Attack | None = None) -> Attack:
+    """The picture turned clockwise by ``quarter_turns`` right angles (a rotate edit), then ``then``."""
+    return _followed(lambda image: np.rot90(image, -quarter_turns), then)
 
 
 def _build() -> dict[str, Attack]:
@@ -263,6 +274,9 @@ def _build() -> dict[str, Attack]:
     attacks["screenshot"] = screenshot()
     attacks["flip"] = flip()
     attacks["flip+social"] = flip(social())
+    attacks["turn90"] = turn(1)
+    attacks["turn270+social"] = turn(3, social())
+    attacks["turn90+crop-random"] = turn(1, crop_random(0.5, 0.8))
     return attacks
 
 

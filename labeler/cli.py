@@ -274,6 +274,15 @@ def _expand(paths: Sequence[Path], recursive: bool) -> list[Path]:
     return files
 
 
+def _orientation_phrase(watermark: dict[str, Any]) -> str:
+    """How the detector had to turn or flip the picture back, for the verify summary ("" when upright)."""
+    done = ["mirrored"] if watermark.get("mirrored") else []
+    turns = int(watermark.get("right_angle_turns") or 0)
+    if turns:
+        done.append(f"turned {90 * turns}° clockwise")
+    return "; the picture was " + ", then ".join(done) if done else ""
+
+
 def _human_report(report: dict[str, Any], out: TextIO) -> None:
     out.write(f"{report['source']}: {report['verdict'].upper()} — {report['reason']}\n")
     meta = report["metadata"]
@@ -293,12 +302,9 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
                   + "\n")
     if wm["checked"] and "segments" in wm:
         if wm["detected"]:
-            turned = f"; the picture was turned {wm['rotation_degrees']}°" if wm.get("rotation_degrees") else ""
-            if wm.get("mirrored"):
-                turned = "; the picture was mirrored" + (f" and turned {wm['rotation_degrees']}°" if turned else "")
             out.write(f"  watermark  detected id {wm['watermark_id']} in {wm['segments_detected']} of "
                       f"{len(wm['segments'])} segment(s) (false-positive probability "
-                      f"{wm['false_positive_probability']:.1e}{turned})\n")
+                      f"{wm['false_positive_probability']:.1e}{_orientation_phrase(wm)})\n")
         else:
             out.write(f"  watermark  not detected ({wm['reason']})\n")
     elif not wm["checked"]:
@@ -307,8 +313,7 @@ def _human_report(report: dict[str, Any], out: TextIO) -> None:
         geometry = ""
         if abs(wm["scale"] - 1.0) > 1e-9 or wm["rotation_degrees"] != 0.0:
             geometry = f"; found at scale {wm['scale']:.3f}, rotation {wm['rotation_degrees']:+.2f}°"
-        if wm.get("mirrored"):
-            geometry += "; the picture was mirrored"
+        geometry += _orientation_phrase(wm)
         out.write(f"  watermark  detected id {wm['watermark_id']} (score {wm['score']:.1f}, "
                   f"false-positive probability {wm['false_positive_probability']:.1e}{geometry})\n")
         firm = sum(z >= 2.0 for z in wm["bit_reliability"])

@@ -122,6 +122,7 @@ class WatermarkFinding:
             "scale": d.scale,
             "rotation_degrees": d.rotation_degrees,
             "mirrored": d.mirrored,
+            "right_angle_turns": d.right_angle_turns,
             "coded_bit_agreement": round(d.coded_bit_agreement, 4),
             "chip_snr": round(d.chip_snr, 3),
             "bit_reliability": [round(z, 2) for z in d.bit_reliability],

@@ -44,6 +44,24 @@ def test_label_then_verify(make_image: Callable[..., Path], opts: list[str], tmp
     assert entry["verdict"] == "confirmed" and entry["registry"][0]["produce_id"] == "cli-1"
 
 
+def test_verify_says_how_an_edited_picture_was_turned_and_flipped(
+    make_image: Callable[..., Path], opts: list[str], tmp_path: Path,
+) -> None:
+    from PIL import Image
+
+    target = tmp_path / "labeled.png"
+    assert run("label", make_image("png"), target, *opts)[0] == 0
+    status, out, _ = run("verify", target, *opts)
+    assert status == 0 and "the picture was" not in out
+    edited = tmp_path / "edited.png"
+    Image.open(target).transpose(Image.Transpose.TRANSVERSE).save(edited)  # mirror, then turn 90° clockwise
+    status, out, err = run("verify", edited, *opts)
+    assert status == 0, err
+    assert "the picture was mirrored, then turned 90° clockwise" in out
+    (entry,) = json.loads(run("verify", edited, "--json", *opts)[1])["results"]
+    assert (entry["watermark"]["mirrored"], entry["watermark"]["right_angle_turns"]) == (True, 1)
+
+
 def test_label_json_output(make_image: Callable[..., Path], opts: list[str], tmp_path: Path) -> None:
     status, out, _ = run("label", make_image("png"), tmp_path / "o.png", "--json", "--watermark-id", "00ff00ff00ff00ff",
                          "--label-text", "人工智能生成", "--position", "top-left", "--label-height", "0.08", *opts)

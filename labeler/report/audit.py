@@ -62,9 +62,11 @@ def _visuals(data: bytes, report: dict[str, Any], config: AuditConfig) -> dict[s
         extra.update(_picture_visuals(rgb, (report.get("visible_label") or {}).get("box")))
     if config.heatmap and config.key is not None:
         from labeler.report.heatmap import strength_map
+        from labeler.watermark.sync import Orientation
 
-        mirrored = bool((report.get("watermark") or {}).get("mirrored"))
-        extra["strength_map"] = np.round(strength_map(np.asarray(rgb), config.key, mirrored), 2).tolist()
+        watermark = report.get("watermark") or {}
+        orientation = Orientation(int(watermark.get("right_angle_turns") or 0), bool(watermark.get("mirrored")))
+        extra["strength_map"] = np.round(strength_map(np.asarray(rgb), config.key, orientation), 2).tolist()
     return extra
 
 

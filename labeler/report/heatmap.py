@@ -18,23 +18,20 @@ from labeler.watermark.image import (
     working_luma,
 )
 from labeler.watermark.keys import WatermarkKey
-from labeler.watermark.sync import find_offset, fold, whiten
+from labeler.watermark.sync import UPRIGHT, Orientation, find_offset, fold, whiten
 
 __all__ = ["strength_map"]
 
 
-def strength_map(pixels: np.ndarray, key: WatermarkKey, mirrored: bool = False) -> np.ndarray:
+def strength_map(pixels: np.ndarray, key: WatermarkKey, orientation: Orientation = UPRIGHT) -> np.ndarray:
     """Per-region sync scores (float32, rows x cols of TILE_PX regions of the working-size luma).
 
     The working luma has a fixed short side, so the map has 4 rows or columns along the short side.
-    ``mirrored``: the detector found the mark in the picture mirrored left to right (a flipped picture);
-    the regions are scored in the mirror image and the map turned back to the picture as shown.
+    ``orientation``: the detector found the mark in the picture turned and/or mirrored (a rotate or flip
+    edit); the regions are scored in the restored picture and the map turned back to the picture as shown.
     """
-    work = working_luma(pixels)
-    whitened = whiten(work)
-    if mirrored:
-        return _strength_map_of_whitened(np.ascontiguousarray(whitened[:, ::-1]), key)[:, ::-1].copy()
-    return _strength_map_of_whitened(whitened, key)
+    whitened = orientation.apply(whiten(working_luma(pixels)))
+    return orientation.undo(_strength_map_of_whitened(whitened, key))
 
 
 def _strength_map_of_whitened(whitened: np.ndarray, key: WatermarkKey) -> np.ndarray:

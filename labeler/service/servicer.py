@@ -88,6 +88,7 @@ def verify_response(report: dict[str, Any]) -> pb.VerifyResponse:
             scale=float(wm.get("scale", 1.0)),
             rotation_degrees=float(wm.get("rotation_degrees", 0.0)),
             mirrored=bool(wm.get("mirrored")),
+            right_angle_turns=int(wm.get("right_angle_turns") or 0),
         ),
         report_json=json.dumps(report, ensure_ascii=False, default=str),
     )

@@ -112,7 +112,7 @@ class VerifyRequest(_message.Message):
     def __init__(self, config: _Optional[_Union[VerifyConfig, _Mapping]] = ..., chunk: _Optional[bytes] = ...) -> None: ...
 
 class WatermarkEvidence(_message.Message):
-    __slots__ = ("checked", "detected", "watermark_id", "score", "false_positive_probability", "scale", "rotation_degrees", "mirrored")
+    __slots__ = ("checked", "detected", "watermark_id", "score", "false_positive_probability", "scale", "rotation_degrees", "mirrored", "right_angle_turns")
     CHECKED_FIELD_NUMBER: _ClassVar[int]
     DETECTED_FIELD_NUMBER: _ClassVar[int]
     WATERMARK_ID_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +121,7 @@ class WatermarkEvidence(_message.Message):
     SCALE_FIELD_NUMBER: _ClassVar[int]
     ROTATION_DEGREES_FIELD_NUMBER: _ClassVar[int]
     MIRRORED_FIELD_NUMBER: _ClassVar[int]
+    RIGHT_ANGLE_TURNS_FIELD_NUMBER: _ClassVar[int]
     checked: bool
     detected: bool
     watermark_id: str
@@ -129,7 +130,8 @@ class WatermarkEvidence(_message.Message):
     scale: float
     rotation_degrees: float
     mirrored: bool
-    def __init__(self, checked: _Optional[bool] = ..., detected: _Optional[bool] = ..., watermark_id: _Optional[str] = ..., score: _Optional[float] = ..., false_positive_probability: _Optional[float] = ..., scale: _Optional[float] = ..., rotation_degrees: _Optional[float] = ..., mirrored: _Optional[bool] = ...) -> None: ...
+    right_angle_turns: int
+    def __init__(self, checked: _Optional[bool] = ..., detected: _Optional[bool] = ..., watermark_id: _Optional[str] = ..., score: _Optional[float] = ..., false_positive_probability: _Optional[float] = ..., scale: _Optional[float] = ..., rotation_degrees: _Optional[float] = ..., mirrored: _Optional[bool] = ..., right_angle_turns: _Optional[int] = ...) -> None: ...
 
 class VerifyResponse(_message.Message):
     __slots__ = ("verdict", "reason", "evidence", "metadata_present", "aigc_json", "watermark", "report_json")

@@ -61,6 +61,7 @@ def verify_video_file(
             segments_detected=sum(s["detected"] for s in segments),
             key_frames_sampled=detection.key_frames_sampled, hypotheses=detection.hypotheses,
             rotation_degrees=90 * detection.right_angle_turns, mirrored=detection.mirrored,
+            right_angle_turns=detection.right_angle_turns,
         )
         if detection.detected and detection.watermark_id is not None:
             evidence.append(f"labeler watermark {detection.watermark_id:016x} in "

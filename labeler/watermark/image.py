@@ -33,7 +33,10 @@ from labeler.watermark.keys import WatermarkKey
 from labeler.watermark.masking import Scratch, perceptual_mask
 from labeler.watermark.sync import (
     IDENTITY,
+    ORIENTATIONS,
+    UPRIGHT,
     Geometry,
+    Orientation,
     SyncResult,
     cyclic_correlate,
     cyclic_upsample,
@@ -41,6 +44,8 @@ from labeler.watermark.sync import (
     fold,
     highpass_cyclic,
     lattice_candidates,
+    orientation_spectra,
+    peak_heights,
     template_spectrum,
     warp_to_canonical,
     whiten,
@@ -84,6 +89,7 @@ class TileLayout:
     data_bit: np.ndarray  # int64 coded-bit index carried by each data cell
     sync_template: np.ndarray  # float32 TILE_PX², the sync chips as the whitened detector sees them
     sync_spectrum: np.ndarray  # its template_spectrum, for the sync search of every decode
+    orientation_spectra: np.ndarray  # its sync.orientation_spectra, for the turned and flipped hypotheses
 
 
 @lru_cache(maxsize=16)
@@ -101,6 +107,7 @@ def tile_layout(key: WatermarkKey) -> TileLayout:
         sync_chips=sync_grid,
         sync_template=sync_template,
         sync_spectrum=template_spectrum(sync_template),
+        orientation_spectra=orientation_spectra(sync_template),
         data_cells=data_cells,
         data_signs=key.signs("image/scramble", data_cells.size),
         data_bit=data_bit.astype(np.int64),
@@ -216,8 +223,15 @@ class ImageDetection:
     #: Per watermark-ID bit (most significant first), how firmly the soft values back it: a z-score, ~0
     #: for a guess and several units for a clean read (``ecc.bit_reliability``). Empty when not decoded.
     bit_reliability: tuple[float, ...] = ()
-    #: The picture had been mirrored left to right (a flip edit); scale and rotation are the mirror image's.
+    #: The picture had been mirrored left to right (a flip edit) and then turned clockwise by this many
+    #: quarter turns (a rotate edit); scale and rotation are those of the picture as received.
     mirrored: bool = False
+    right_angle_turns: int = 0
+
+    @property
+    def orientation(self) -> Orientation:
+        """The transform that restored the mark (for decoding other parts of the same media alike)."""
+        return Orientation(self.right_angle_turns, self.mirrored)
 
 
 @lru_cache(maxsize=1)
@@ -253,45 +267,41 @@ class _Attempt:
     coded_bit_agreement: float
     chip_snr: float
     bit_reliability: tuple[float, ...]
-    mirrored: bool = False
+    orientation: Orientation = UPRIGHT
 
 
-def _decode_plane(whitened: np.ndarray, layout: TileLayout, geometry: Geometry, mirrored: bool = False) -> _Attempt:
-    """Fold, synchronise and soft-decode one canonical-geometry whitened plane (mirrored left to right
-    when ``mirrored``: the hypothesis that the picture was flipped)."""
-    folded = fold(whitened, TILE_PX)
-    if mirrored:
-        folded = _mirror(folded)
-    return _decode_folded(folded, _sync(folded, layout), layout, geometry, mirrored)
-
-
-def _mirror(folded: np.ndarray) -> np.ndarray:
-    """The fold of the mirrored plane, up to a cyclic shift (which the sync search absorbs): folding
-    commutes with the mirror, so the tile is mirrored instead of the whole plane."""
-    return np.ascontiguousarray(folded[:, ::-1])
+def _decode_plane(whitened: np.ndarray, layout: TileLayout, geometry: Geometry,
+                  orientation: Orientation = UPRIGHT) -> _Attempt:
+    """Fold, restore ``orientation`` (a turned or flipped picture's), synchronise and soft-decode one
+    canonical-geometry whitened plane."""
+    folded = orientation.apply(fold(whitened, TILE_PX))
+    return _decode_folded(folded, _sync(folded, layout), layout, geometry, orientation)
 
 
 def _sync(folded: np.ndarray, layout: TileLayout) -> SyncResult:
     return find_offset(folded, layout.sync_template, layout.sync_spectrum)
 
 
-def _decode_both_ways(whitened: np.ndarray, layout: TileLayout, geometry: Geometry) -> tuple[_Attempt, int]:
-    """:func:`_decode_plane` as it is, then mirrored — the mirror's payload decoded only when its sync peak
-    beats the unmirrored one (a flipped mark's does; on unmarked pictures this halves the mirror's cost).
-    Returns the attempt that decoded (else the stronger sync) and the hypotheses to count: both."""
+def _decode_oriented(whitened: np.ndarray, layout: TileLayout, geometry: Geometry) -> tuple[_Attempt, int]:
+    """:func:`_decode_plane` upright, then in whichever of the seven other orientations (right-angle turns,
+    each as it is and mirrored) has the highest sync peak by a cheap screen; that one gets the full sync
+    search, and its payload is decoded only when its peak beats the upright one (a turned or flipped
+    mark's does; on unmarked pictures about half the time). Returns the attempt that decoded (else the
+    stronger sync) and the hypotheses to count: one when upright decoded, else all eight orientations."""
     folded = fold(whitened, TILE_PX)
-    attempt = _decode_folded(folded, _sync(folded, layout), layout, geometry, False)
+    attempt = _decode_folded(folded, _sync(folded, layout), layout, geometry, UPRIGHT)
     if attempt.watermark_id is not None:
         return attempt, 1
-    mirror = _mirror(folded)
-    sync = _sync(mirror, layout)
+    orientation = ORIENTATIONS[1 + int(np.argmax(peak_heights(folded, layout.orientation_spectra)))]
+    restored = orientation.apply(folded)
+    sync = _sync(restored, layout)
     if sync.z <= attempt.sync.z:
-        return attempt, 2
-    return _decode_folded(mirror, sync, layout, geometry, True), 2
+        return attempt, len(ORIENTATIONS)
+    return _decode_folded(restored, sync, layout, geometry, orientation), len(ORIENTATIONS)
 
 
 def _decode_folded(folded: np.ndarray, sync: SyncResult, layout: TileLayout, geometry: Geometry,
-                   mirrored: bool) -> _Attempt:
+                   orientation: Orientation) -> _Attempt:
     aligned = np.roll(folded, (-sync.dy, -sync.dx), axis=(0, 1))
     responses = _cell_responses(aligned)
     soft = _soft_coded(layout, responses)
@@ -310,7 +320,7 @@ def _decode_folded(folded: np.ndarray, sync: SyncResult, layout: TileLayout, geo
         bit_reliability=(
             tuple(float(z) for z in ecc.bit_reliability(soft, bits)[_ID_BITS_SLICE]) if watermark_id is not None else ()
         ),
-        mirrored=mirrored,
+        orientation=orientation,
     )
 
 
@@ -336,7 +346,8 @@ def _report(attempt: _Attempt, hypotheses: int, limit: float) -> ImageDetection:
         chip_snr=attempt.chip_snr,
         reason=reason,
         bit_reliability=attempt.bit_reliability if detected else (),
-        mirrored=attempt.mirrored,
+        mirrored=attempt.orientation.mirrored,
+        right_angle_turns=attempt.orientation.turns,
     )
 
 
@@ -367,9 +378,9 @@ def detect_image(
     """Look for our mark in uint8 HxWxC pixels.
 
     First the geometry of a picture that was only re-encoded or resized; then, if that yields no valid
-    frame, the scale/rotation candidates read off the tile lattice; each geometry as it is and mirrored
-    left to right (flip edits; a square lattice mirrors into a square lattice, so the mirror shares the
-    lattice search). A claim needs a valid frame (CRC)
+    frame, the scale/rotation candidates read off the tile lattice; each geometry upright and in the seven
+    other orientations (right-angle turns and flips: rotate and flip edits; a square lattice turned or
+    mirrored is a square lattice, so they share the lattice search). A claim needs a valid frame (CRC)
     and a false-positive probability, union-bounded over every hypothesis tried, within the limit.
     """
     height, width = pixels.shape[:2]
@@ -386,14 +397,15 @@ def search_planes(planes: Sequence[tuple[np.ndarray, np.ndarray]], key: Watermar
                   geometry_search: bool = True) -> tuple[_Attempt, int]:
     """Decode ``(working luma, whitened)`` plane pairs that show the same marked picture (one image, or
     averages over different frame sets of a video): every plane at the unchanged geometry first, then,
-    if none decoded, each plane through its lattice candidates; each geometry as it is, then mirrored.
+    if none decoded, each plane through its lattice candidates; each geometry upright, then turned and
+    flipped (:func:`_decode_oriented`).
     Returns the first attempt that decoded (else the one with the strongest sync) and how many hypotheses
     were tried, for the union bound."""
     layout = tile_layout(key)
     tried = 0
     best: _Attempt | None = None
     for _, whitened in planes:
-        attempt, count = _decode_both_ways(whitened, layout, IDENTITY)
+        attempt, count = _decode_oriented(whitened, layout, IDENTITY)
         tried += count
         if attempt.watermark_id is not None:
             return attempt, tried
@@ -424,12 +436,12 @@ def _search_lattice(work: np.ndarray, whitened: np.ndarray, layout: TileLayout) 
         warped = warp_to_canonical(whitened, geometry)
         if min(warped.shape) < TILE_PX:
             continue
-        attempt, count = _decode_both_ways(warped, layout, geometry)
+        attempt, count = _decode_oriented(warped, layout, geometry)
         tried += count
         if attempt.watermark_id is None and attempt.sync.z >= REWHITEN_SYNC_Z:
             # The tile is clearly there but the payload did not decode: whiten again at the canonical scale
             # (a second hypothesis for the bound; unmarked pictures almost never get here).
-            attempt = _decode_plane(whiten_at_canonical(work, geometry), layout, geometry, attempt.mirrored)
+            attempt = _decode_plane(whiten_at_canonical(work, geometry), layout, geometry, attempt.orientation)
             tried += 1
         if attempt.watermark_id is not None:
             return attempt, tried
@@ -486,10 +498,10 @@ def detect_planes(
 
 def detect_whitened(
     whitened: np.ndarray, key: WatermarkKey, false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT,
-    geometry: Geometry = IDENTITY, mirrored: bool = False,
+    geometry: Geometry = IDENTITY, orientation: Orientation = UPRIGHT,
 ) -> ImageDetection:
     """Decode an (averaged) whitened plane at one known geometry and orientation only (one hypothesis)."""
     plane = whitened if geometry.is_identity else warp_to_canonical(whitened, geometry)
     if min(plane.shape) < TILE_PX:
         return _not_detected("plane smaller than one tile")
-    return _report(_decode_plane(plane, tile_layout(key), geometry, mirrored), 1, false_positive_limit)
+    return _report(_decode_plane(plane, tile_layout(key), geometry, orientation), 1, false_positive_limit)

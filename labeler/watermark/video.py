@@ -81,8 +81,8 @@ class VideoDetection:
     key_frames_sampled: int = 0
     #: Decoding hypotheses counted in the false-positive bound.
     hypotheses: int = 1
-    #: Quarter turns (counter-clockwise) the frames had been rotated by, e.g. 1 after an autorotating
-    #: transcode of a portrait phone video; the mark was then found mirrored left to right when ``mirrored``.
+    #: The frames had been mirrored left to right (when ``mirrored``) and then turned clockwise by this many
+    #: quarter turns, e.g. by a transcode that applied a phone video's display matrix to the pixels.
     right_angle_turns: int = 0
     mirrored: bool = False
 
@@ -151,7 +151,6 @@ def detect_frames(
     false_positive_limit: float = DEFAULT_FALSE_POSITIVE_LIMIT,
     geometry_search: bool = True,
     prior_hypotheses: int = 0,
-    right_angles: bool = True,
 ) -> VideoDetection:
     """Detect the mark in sampled frames (already chosen by the caller).
 
@@ -160,8 +159,10 @@ def detect_frames(
     content carry copies of it shifted by their motion vectors, which average to a blur (measured on a
     panning clip re-encoded at H.264 CRF 23: sync z 12.3 from the single I frame, 5.5 from 73 B frames
     averaged). Each plane is decoded at the unchanged geometry, then (``geometry_search``) through its
-    lattice candidates, which finds crops and rescales; then (``right_angles``) each plane turned by 90,
-    180 and 270 degrees. Every geometry is also tried mirrored left to right (``image.search_planes``).
+    lattice candidates, which finds crops and rescales. Every geometry is also tried turned by right
+    angles and mirrored (``image.search_planes``): a player or transcoder that applied the stream's
+    display matrix to the pixels (ffmpeg does by default) turns the mark, and mirrors it for a front
+    camera's mirrored matrix.
     The claim is union-bounded over every hypothesis, plus ``prior_hypotheses`` tried earlier on the
     same video. Segments of ``segment_seconds`` are decoded alone at the geometry and orientation found,
     to report which seconds carry the mark.
@@ -180,21 +181,10 @@ def detect_frames(
     if not planes:
         return VideoDetection(False, None, 0.0, 1.0, 0, "no decodable frames", hypotheses=prior_hypotheses)
     result, geometry, hypotheses = detect_planes(planes, key, false_positive_limit, geometry_search, prior_hypotheses)
-    turns = 0
-    if not result.detected and right_angles:
-        # A player or transcoder that applied the stream's display matrix to the pixels (ffmpeg does by
-        # default) turns the mark by a right angle (and mirrors it for a front camera's mirrored matrix,
-        # which the image search tries at every geometry): three more turns, at the unchanged geometry.
-        for quarter in (1, 2, 3):
-            turned = [(_turn(work, quarter), _turn(whitened, quarter)) for work, whitened in planes]
-            attempt, found_at, hypotheses = detect_planes(turned, key, false_positive_limit, False, hypotheses)
-            if attempt.detected:
-                result, geometry, turns = attempt, found_at, quarter
-                break
     segments = []
     for index in sorted(by_segment):
         sets = by_segment[index]
-        decodes = [detect_whitened(_turn(whitened, turns), key, false_positive_limit, geometry, result.mirrored)
+        decodes = [detect_whitened(whitened, key, false_positive_limit, geometry, result.orientation)
                    for _, whitened in sets.planes()]
         found = [d for d in decodes if d.detected and (not result.detected or d.watermark_id == result.watermark_id)]
         best = found[0] if found else max(decodes, key=lambda d: d.score)
@@ -218,11 +208,6 @@ def detect_frames(
         segments=segments,
         key_frames_sampled=overall.key.count,
         hypotheses=hypotheses,
-        right_angle_turns=turns,
+        right_angle_turns=result.right_angle_turns,
         mirrored=result.mirrored,
     )
-
-
-def _turn(plane: np.ndarray, quarter_turns: int) -> np.ndarray:
-    """``plane`` rotated by ``quarter_turns`` x 90 degrees counter-clockwise (contiguous, for OpenCV)."""
-    return plane if quarter_turns % 4 == 0 else np.ascontiguousarray(np.rot90(plane, quarter_turns))

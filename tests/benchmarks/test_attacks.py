@@ -15,7 +15,7 @@ EXPECTED_NAMES = [
     "none", "jpeg90", "jpeg75", "jpeg50", "jpeg30", "jpeg10", "webp50",
     "resize0.25", "resize0.5", "resize0.75", "resize1.5", "crop50-centre", "crop-random",
     "rotate+2", "rotate-2", "rotate+5", "rotate-5", "blur1", "noise5", "bright0.5", "bright1.5",
-    "contrast0.7", "social", "screenshot", "flip", "flip+social",
+    "contrast0.7", "social", "screenshot", "flip", "flip+social", "turn90", "turn270+social", "turn90+crop-random",
 ]  # fmt: skip
 
 H, W = 240, 320
@@ -68,6 +68,15 @@ def test_flip_mirrors_left_to_right(image: np.ndarray) -> None:
     assert np.array_equal(ATTACKS["flip"](image, np.random.default_rng(0)), image[:, ::-1])
     social = ATTACKS["social"](np.ascontiguousarray(image[:, ::-1]), np.random.default_rng(0))
     assert np.array_equal(ATTACKS["flip+social"](image, np.random.default_rng(0)), social)
+
+
+def test_turns_are_clockwise_and_then_chain(image: np.ndarray) -> None:
+    turned = ATTACKS["turn90"](image, np.random.default_rng(0))
+    assert turned.shape == (W, H, 3) and np.array_equal(turned[0, :], image[::-1, 0])  # the left column is on top
+    social = ATTACKS["social"](np.ascontiguousarray(np.rot90(image, 1)), np.random.default_rng(0))
+    assert np.array_equal(ATTACKS["turn270+social"](image, np.random.default_rng(0)), social)
+    cropped = ATTACKS["crop-random"](turned, np.random.default_rng(4))
+    assert np.array_equal(ATTACKS["turn90+crop-random"](image, np.random.default_rng(4)), cropped)
 
 
 def test_crop_centre_keeps_half_the_area_in_the_middle(image: np.ndarray) -> None:

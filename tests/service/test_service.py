@@ -68,12 +68,14 @@ def test_label_then_verify_round_trip(start: Callable[..., ServerThread]) -> Non
         unmarked = client.verify(original)
         assert unmarked.verdict == pb.VERDICT_NONE and not unmarked.watermark.detected
         assert unmarked.reason  # never a silent "no"
-        assert not verdict.watermark.mirrored
-        flipped = io.BytesIO()
-        Image.open(io.BytesIO(reply.data)).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped, "JPEG", quality=90)
-        found = client.verify(flipped.getvalue())
-        assert found.watermark.detected and found.watermark.mirrored
-        assert found.watermark.watermark_id == reply.result.watermark_id
+        assert not verdict.watermark.mirrored and verdict.watermark.right_angle_turns == 0
+        edits = ((Image.Transpose.FLIP_LEFT_RIGHT, True, 0), (Image.Transpose.ROTATE_270, False, 1))  # 270° ccw
+        for edit, mirrored, turns in edits:
+            edited = io.BytesIO()
+            Image.open(io.BytesIO(reply.data)).transpose(edit).save(edited, "JPEG", quality=90)
+            found = client.verify(edited.getvalue())
+            assert found.watermark.detected and found.watermark.watermark_id == reply.result.watermark_id
+            assert (found.watermark.mirrored, found.watermark.right_angle_turns) == (mirrored, turns)
 
 
 def test_label_options_reach_the_pipeline(start: Callable[..., ServerThread]) -> None:

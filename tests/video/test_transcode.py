@@ -196,30 +196,23 @@ def _transformed(src: Path, dst: Path, transform: Callable[[np.ndarray], np.ndar
     return dst
 
 
-def test_a_mark_turned_by_an_autorotating_transcode_is_found(tmp_path: Path) -> None:
-    src = make_clip(tmp_path / "in.mp4", frames=50, audio=None)
-    marked = tmp_path / "marked.mp4"
-    label_video_file(src, marked, settings(label=None))
-    turned = _transformed(marked, tmp_path / "turned.mp4", lambda rgb: np.rot90(rgb, -1))
-    found = detect_video_file(turned, KEY)
-    assert found.detected and found.watermark_id == WID and found.right_angle_turns in (1, 3)
-    assert not found.mirrored
-    assert not detect_video_file(src, KEY).detected
-
-
-@pytest.mark.parametrize(("transform", "turns"), [
-    pytest.param(lambda rgb: rgb[:, ::-1], 0, id="flip"),
-    pytest.param(lambda rgb: np.rot90(rgb[:, ::-1]), 3, id="flip+turn"),
-    pytest.param(lambda rgb: rgb[:, ::-1][12:-12, 18:-18], 0, id="flip+crop"),  # the lattice search, mirrored
+@pytest.mark.parametrize(("transform", "turns", "mirrored"), [
+    pytest.param(lambda rgb: np.rot90(rgb, -1), 1, False, id="turn"),  # an autorotating transcode
+    pytest.param(lambda rgb: rgb[:, ::-1], 0, True, id="flip"),
+    pytest.param(lambda rgb: np.rot90(rgb[:, ::-1]), 3, True, id="flip+turn"),
+    pytest.param(lambda rgb: rgb[:, ::-1][12:-12, 18:-18], 0, True, id="flip+crop"),  # the lattice search
+    pytest.param(lambda rgb: np.rot90(rgb, -1)[18:-18, 12:-12], 1, False, id="turn+crop"),
 ])
-def test_a_mirrored_mark_is_found(tmp_path: Path, transform: Callable[[np.ndarray], np.ndarray], turns: int) -> None:
-    """A flip edit, or a transcode applying a front camera's mirrored display matrix to the pixels."""
+def test_a_turned_or_mirrored_mark_is_found(tmp_path: Path, transform: Callable[[np.ndarray], np.ndarray],
+                                            turns: int, mirrored: bool) -> None:
+    """A transcode that applied a phone's display matrix (turned; mirrored for a front camera) to the
+    pixels, a rotate or flip edit, and either of them cropped."""
     src = make_clip(tmp_path / "in.mp4", frames=50, audio=None)
     marked = tmp_path / "marked.mp4"
     label_video_file(src, marked, settings(label=None))
-    found = detect_video_file(_transformed(marked, tmp_path / "mirrored.mp4", transform), KEY)
-    assert found.detected and found.watermark_id == WID and found.mirrored
-    assert found.right_angle_turns == turns  # turned back, then mirrored (image.search_planes)
+    found = detect_video_file(_transformed(marked, tmp_path / "edited.mp4", transform), KEY)
+    assert found.detected and found.watermark_id == WID
+    assert (found.right_angle_turns, found.mirrored) == (turns, mirrored)  # restored: turned back, then mirrored
     # the same edit of unmarked video claims nothing, and the bound counts every orientation tried
     plain = detect_video_file(_transformed(src, tmp_path / "plain.mp4", transform), KEY)
     assert not plain.detected and plain.hypotheses >= found.hypotheses

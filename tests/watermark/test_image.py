@@ -152,28 +152,41 @@ def _flip(a: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a[:, ::-1])
 
 
+def _turn_clockwise(a: np.ndarray, quarter_turns: int = 1) -> np.ndarray:
+    return np.ascontiguousarray(np.rot90(a, -quarter_turns))
+
+
 @pytest.mark.parametrize(
-    ("attack", "scale", "rotation", "mirrored"),
+    ("attack", "scale", "rotation", "mirrored", "turns"),
     [
-        pytest.param(lambda a: _centre_crop(a, 0.5), 2**0.5, 0.0, False, id="crop50"),
-        pytest.param(lambda a: _rotate(a, 5), 1.0, -5.0, False, id="rotate5"),
-        pytest.param(lambda a: _rotate(_centre_crop(a, 0.7), -2), 0.7**-0.5, 2.0, False, id="crop70+rotate-2"),
-        pytest.param(_screenshot, 1 / 0.9, 0.0, False, id="screenshot"),
-        pytest.param(_flip, 1.0, 0.0, True, id="flip"),
+        pytest.param(lambda a: _centre_crop(a, 0.5), 2**0.5, 0.0, False, 0, id="crop50"),
+        pytest.param(lambda a: _rotate(a, 5), 1.0, -5.0, False, 0, id="rotate5"),
+        pytest.param(lambda a: _rotate(_centre_crop(a, 0.7), -2), 0.7**-0.5, 2.0, False, 0, id="crop70+rotate-2"),
+        pytest.param(_screenshot, 1 / 0.9, 0.0, False, 0, id="screenshot"),
+        pytest.param(_flip, 1.0, 0.0, True, 0, id="flip"),
         # the mirror image of a turn is the opposite turn
-        pytest.param(lambda a: _flip(_rotate(_centre_crop(a, 0.7), -2)), 0.7**-0.5, -2.0, True,
+        pytest.param(lambda a: _flip(_rotate(_centre_crop(a, 0.7), -2)), 0.7**-0.5, -2.0, True, 0,
                      id="crop70+rotate-2+flip"),
-        pytest.param(lambda a: _screenshot(_flip(a)), 1 / 0.9, 0.0, True, id="flip+screenshot"),
+        pytest.param(lambda a: _screenshot(_flip(a)), 1 / 0.9, 0.0, True, 0, id="flip+screenshot"),
+        # rotate edits: right-angle turns, alone and with crops, small rotations, flips and screenshots
+        pytest.param(_turn_clockwise, 1.0, 0.0, False, 1, id="turn90"),
+        pytest.param(lambda a: _turn_clockwise(a, 2), 1.0, 0.0, False, 2, id="turn180"),
+        pytest.param(lambda a: _turn_clockwise(a, 3), 1.0, 0.0, False, 3, id="turn270"),
+        pytest.param(lambda a: np.ascontiguousarray(a[::-1]), 1.0, 0.0, True, 2, id="upside-down-flip"),
+        pytest.param(lambda a: _rotate(_centre_crop(_turn_clockwise(a), 0.7), 3), 0.7**-0.5, -3.0, False, 1,
+                     id="turn90+crop70+rotate3"),
+        pytest.param(lambda a: _screenshot(_turn_clockwise(_flip(a), 3)), 1 / 0.9, 0.0, True, 3,
+                     id="flip+turn270+screenshot"),
     ],
 )
-def test_recovers_geometry_after_crops_rotations_and_flips(attack, scale: float, rotation: float,  # type: ignore[no-untyped-def]
-                                                          mirrored: bool) -> None:
+def test_recovers_geometry_after_crops_rotations_turns_and_flips(attack, scale: float, rotation: float,  # type: ignore[no-untyped-def]
+                                                                mirrored: bool, turns: int) -> None:
     marked = embed_image(natural_image(720, 960, seed=21), WID, KEY)
     result = detect_image(attack(marked), KEY)
     assert result.watermark_id == WID, result.reason
     assert result.scale == pytest.approx(scale, rel=0.02)
     assert result.rotation_degrees == pytest.approx(rotation, abs=0.3)
-    assert result.mirrored == mirrored
+    assert (result.mirrored, result.right_angle_turns) == (mirrored, turns)
     assert result.false_positive_probability <= DEFAULT_FALSE_POSITIVE_LIMIT
 
 

@@ -4,6 +4,7 @@ import math
 
 import cv2
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -83,3 +84,36 @@ def test_warp_to_canonical_leaves_outside_pixels_at_zero() -> None:
     assert warped.shape == (round(200 / 0.9), round(300 / 0.9))
     assert warped[0, 0] == 0.0 and warped[-1, -1] == 0.0
     assert warped[warped.shape[0] // 2, warped.shape[1] // 2] == 1.0
+
+
+def _cyclic_shifts_of(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``b`` is ``a`` cyclically shifted (the sync search absorbs any such shift)."""
+    return any(np.allclose(np.roll(a, (dy, dx), axis=(0, 1)), b, atol=1e-4)
+               for dy in range(a.shape[0]) for dx in range(a.shape[1]))
+
+
+@given(st.integers(3, 9), st.integers(3, 9), st.integers(0, 2**32 - 1))
+@settings(max_examples=25, deadline=None)
+def test_each_orientation_is_undone_and_commutes_with_folding(height: int, width: int, seed: int) -> None:
+    period = 4
+    plane = np.random.default_rng(seed).standard_normal((height, width)).astype(np.float32)
+    assert len(set(sync.ORIENTATIONS)) == 8 and sync.ORIENTATIONS[0] == sync.UPRIGHT
+    for orientation in sync.ORIENTATIONS:
+        assert np.array_equal(orientation.undo(orientation.apply(plane)), plane)
+        # the fold of the restored plane is the restored fold, up to a cyclic shift
+        assert _cyclic_shifts_of(orientation.apply(sync.fold(plane, period)),
+                                 sync.fold(orientation.apply(plane), period))
+
+
+def test_peak_heights_screen_each_orientation_as_its_restored_tile_correlates() -> None:
+    rng = np.random.default_rng(3)
+    template = rng.standard_normal((32, 32)).astype(np.float32)
+    folded = rng.standard_normal((32, 32)).astype(np.float32)
+    heights = sync.peak_heights(folded, sync.orientation_spectra(template))
+    for orientation, height in zip(sync.ORIENTATIONS[1:], heights, strict=True):
+        surface = sync.cyclic_correlate(orientation.apply(folded), template)
+        assert height == pytest.approx((surface.max() - surface.mean()) / surface.std())
+    # a tile that is the template turned and flipped stands out in exactly that orientation
+    for index, orientation in enumerate(sync.ORIENTATIONS[1:]):
+        shown = orientation.undo(template) + 0.3 * rng.standard_normal((32, 32)).astype(np.float32)
+        assert int(np.argmax(sync.peak_heights(shown, sync.orientation_spectra(template)))) == index
