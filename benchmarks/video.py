@@ -157,6 +157,14 @@ def _crop(keep: float, crf: int = 23, gain: float = 1.0) -> Attack:
     return run
 
 
+def _turned(then: Attack) -> Attack:
+    """Every frame turned 90° clockwise (a transcode that applied a portrait clip's display matrix to the
+    pixels, or a rotate edit), then ``then``."""
+    def run(lumas: list[np.ndarray], tmp: Path) -> list[FrameSample]:
+        return then([np.ascontiguousarray(np.rot90(y, -1)) for y in lumas], tmp)
+    return run
+
+
 ATTACKS: dict[str, Attack] = {
     "h264_crf23": _recode("libx264", {"crf": "23"}),
     "h264_crf28": _recode("libx264", {"crf": "28"}),
@@ -170,6 +178,7 @@ ATTACKS: dict[str, Attack] = {
     "drop_20pct": _frames(lambda i: i % 5 != 4, FPS),
     "crop_90pct": _crop(0.90),
     "h264_crf30_crop71_bright0.5": _crop(0.71, crf=30, gain=0.5),
+    "turn90_crop_90pct": _turned(_crop(0.90)),
 }
 
 
