@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from labeler.explicit.text_label import PlacedLabel, draw_visible_label
+from labeler.orientation import Orientation
 from labeler.settings import VisibleLabelOptions
 
 
@@ -41,11 +42,9 @@ def render_sprite(
     black, placed = draw_visible_label(np.zeros((*shown, 3), np.uint8), options)
     white, _ = draw_visible_label(np.full((*shown, 3), 255, np.uint8), options)
     if turns or mirrored:
-        # displayed = fliplr(rot90(coded, turns)) (fliplr only when mirrored),
-        # so coded = rot90(fliplr(displayed), -turns)
-        if mirrored:
-            black, white = black[:, ::-1], white[:, ::-1]
-        black, white = np.rot90(black, -turns), np.rot90(white, -turns)
+        # displayed = Orientation(turns, mirrored).apply(coded), so coded = its undo(displayed)
+        to_coded = Orientation(turns, mirrored).undo
+        black, white = to_coded(black), to_coded(white)
         rows, cols = np.nonzero(np.any(black != white, axis=2))
         box_x, box_y = int(cols.min()), int(rows.min())
         box_w, box_h = int(cols.max()) - box_x + 1, int(rows.max()) - box_y + 1

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from labeler.errors import InvalidOption, LabelerError
+from labeler.orientation import Orientation
 from labeler.settings import TrustSettings
 from labeler.watermark.keys import WatermarkKey
 
@@ -62,7 +63,6 @@ def _visuals(data: bytes, report: dict[str, Any], config: AuditConfig) -> dict[s
         extra.update(_picture_visuals(rgb, (report.get("visible_label") or {}).get("box")))
     if config.heatmap and config.key is not None:
         from labeler.report.heatmap import strength_map
-        from labeler.watermark.sync import Orientation
 
         watermark = report.get("watermark") or {}
         orientation = Orientation(int(watermark.get("right_angle_turns") or 0), bool(watermark.get("mirrored")))

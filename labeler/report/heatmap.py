@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labeler.orientation import UPRIGHT, Orientation
 from labeler.watermark.image import (
     TILE_PX,
     WORK_CELL_PX,
@@ -18,7 +19,7 @@ from labeler.watermark.image import (
     working_luma,
 )
 from labeler.watermark.keys import WatermarkKey
-from labeler.watermark.sync import UPRIGHT, Orientation, find_offset, fold, whiten
+from labeler.watermark.sync import find_offset, fold, whiten
 
 __all__ = ["strength_map"]
 

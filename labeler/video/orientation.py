@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from labeler.orientation import Orientation as Dihedral
+
 #: (a, b, c, d) signs of the display matrix → (counter-clockwise quarter turns, mirrored).
 _RIGHT_ANGLES: dict[tuple[int, int, int, int], tuple[int, bool]] = {
     (1, 0, 0, 1): (0, False), (0, -1, 1, 0): (1, False), (-1, 0, 0, -1): (2, False), (0, 1, -1, 0): (3, False),
@@ -33,8 +35,7 @@ class Orientation:
     matrix: tuple[int, ...] | None = None
 
     def to_displayed(self, plane: np.ndarray) -> np.ndarray:
-        shown = np.rot90(plane, self.turns) if self.turns else plane
-        return np.ascontiguousarray(shown[:, ::-1] if self.mirrored else shown)
+        return Dihedral(self.turns, self.mirrored).apply(plane)
 
 
 def orientation_of_matrix(matrix: tuple[int, ...]) -> Orientation:

@@ -27,16 +27,14 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from labeler.orientation import ORIENTATIONS, UPRIGHT, Orientation
 from labeler.watermark import ecc, payload
 from labeler.watermark.fused import add_upsampled_delta
 from labeler.watermark.keys import WatermarkKey
 from labeler.watermark.masking import Scratch, perceptual_mask
 from labeler.watermark.sync import (
     IDENTITY,
-    ORIENTATIONS,
-    UPRIGHT,
     Geometry,
-    Orientation,
     SyncResult,
     cyclic_correlate,
     cyclic_upsample,
@@ -286,8 +284,9 @@ def _decode_oriented(whitened: np.ndarray, layout: TileLayout, geometry: Geometr
     """:func:`_decode_plane` upright, then in whichever of the seven other orientations (right-angle turns,
     each as it is and mirrored) has the highest sync peak by a cheap screen; that one gets the full sync
     search, and its payload is decoded only when its peak beats the upright one (a turned or flipped
-    mark's does; on unmarked pictures about half the time). Returns the attempt that decoded (else the
-    stronger sync) and the hypotheses to count: one when upright decoded, else all eight orientations."""
+    mark's does; on unmarked pictures the best of seven null peaks beats one most of the time, which is
+    what the orientations cost there). Returns the attempt that decoded (else the stronger sync) and the
+    hypotheses to count: one when upright decoded, else all eight orientations (any could be picked)."""
     folded = fold(whitened, TILE_PX)
     attempt = _decode_folded(folded, _sync(folded, layout), layout, geometry, UPRIGHT)
     if attempt.watermark_id is not None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import NamedTuple
 
 import cv2
 import numpy as np
+
+from labeler.orientation import ORIENTATIONS
 
 WHITEN_SIGMA = 3.0
 NORMALISE_WINDOW = 9
@@ -84,37 +85,13 @@ class SyncResult:
     p_value: float
 
 
-class Orientation(NamedTuple):
-    """One of the eight right-angle turns and flips of a square tile, as the transform that restores it:
-    turn counter-clockwise by ``turns`` quarter turns, then mirror left to right when ``mirrored``. So the
-    picture had been mirrored (when ``mirrored``) and then turned clockwise by ``turns`` quarter turns: a
-    flip edit, a rotate-by-90 edit, or a transcode that applied a video's display matrix to the pixels.
-
-    Folding commutes with these transforms up to a cyclic shift (which the sync search absorbs), so a
-    detector restores the folded tile instead of the whole picture."""
-
-    turns: int = 0
-    mirrored: bool = False
-
-    def apply(self, plane: np.ndarray) -> np.ndarray:
-        turned = np.rot90(plane, self.turns) if self.turns % 4 else plane
-        return np.ascontiguousarray(turned[:, ::-1] if self.mirrored else turned)
-
-    def undo(self, plane: np.ndarray) -> np.ndarray:
-        unmirrored = plane[:, ::-1] if self.mirrored else plane
-        return np.ascontiguousarray(np.rot90(unmirrored, -self.turns) if self.turns % 4 else unmirrored)
-
-
-UPRIGHT = Orientation()
-#: Upright first, then the seven others.
-ORIENTATIONS = (UPRIGHT, *(Orientation(turns, mirrored) for mirrored in (False, True) for turns in range(4)
-                          if turns or mirrored))
-
-
 def orientation_spectra(template: np.ndarray) -> np.ndarray:
     """For each orientation but upright, the OpenCV spectrum of the (square) ``template`` it undoes: a tile
     restored by an orientation correlates with the template as the unrestored tile correlates with the
-    template undone (the surfaces are the same values, permuted). Float32 (7, N, N), packed CCS."""
+    template undone (the surfaces are the same values, permuted). Float32 (7, N, N), packed CCS.
+
+    Folding commutes with these transforms up to a cyclic shift (which the sync search absorbs), so a
+    detector restores the folded tile, not the whole picture."""
     spectra = np.stack([cv2.dft(o.undo(template).astype(np.float32)) for o in ORIENTATIONS[1:]])
     spectra.setflags(write=False)  # cached and shared by callers
     return spectra

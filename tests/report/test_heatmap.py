@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from labeler.orientation import Orientation
 from labeler.report.heatmap import strength_map
 from labeler.watermark import WatermarkKey
 from labeler.watermark.image import embed_image
-from labeler.watermark.sync import Orientation
 from tests.helpers import natural_image
 
 KEY = WatermarkKey(b"heatmap-test-key-0123456789abcdef")

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from labeler.orientation import ORIENTATIONS, UPRIGHT
 from labeler.watermark import sync
 
 
@@ -97,8 +98,8 @@ def _cyclic_shifts_of(a: np.ndarray, b: np.ndarray) -> bool:
 def test_each_orientation_is_undone_and_commutes_with_folding(height: int, width: int, seed: int) -> None:
     period = 4
     plane = np.random.default_rng(seed).standard_normal((height, width)).astype(np.float32)
-    assert len(set(sync.ORIENTATIONS)) == 8 and sync.ORIENTATIONS[0] == sync.UPRIGHT
-    for orientation in sync.ORIENTATIONS:
+    assert len(set(ORIENTATIONS)) == 8 and ORIENTATIONS[0] == UPRIGHT
+    for orientation in ORIENTATIONS:
         assert np.array_equal(orientation.undo(orientation.apply(plane)), plane)
         # the fold of the restored plane is the restored fold, up to a cyclic shift
         assert _cyclic_shifts_of(orientation.apply(sync.fold(plane, period)),
@@ -110,10 +111,10 @@ def test_peak_heights_screen_each_orientation_as_its_restored_tile_correlates() 
     template = rng.standard_normal((32, 32)).astype(np.float32)
     folded = rng.standard_normal((32, 32)).astype(np.float32)
     heights = sync.peak_heights(folded, sync.orientation_spectra(template))
-    for orientation, height in zip(sync.ORIENTATIONS[1:], heights, strict=True):
+    for orientation, height in zip(ORIENTATIONS[1:], heights, strict=True):
         surface = sync.cyclic_correlate(orientation.apply(folded), template)
         assert height == pytest.approx((surface.max() - surface.mean()) / surface.std())
     # a tile that is the template turned and flipped stands out in exactly that orientation
-    for index, orientation in enumerate(sync.ORIENTATIONS[1:]):
+    for index, orientation in enumerate(ORIENTATIONS[1:]):
         shown = orientation.undo(template) + 0.3 * rng.standard_normal((32, 32)).astype(np.float32)
         assert int(np.argmax(sync.peak_heights(shown, sync.orientation_spectra(template)))) == index

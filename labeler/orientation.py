@@ -1,0 +1,40 @@
+"""The eight right-angle turns and flips of a picture (the symmetries of a square), as NumPy sees pixels.
+
+One transform serves three places: the watermark detector restores a turned or flipped picture's folded
+tile (``labeler.watermark.sync``), a video's display matrix says how coded frames are shown
+(``labeler.video.orientation``), and the video label is drawn as shown and turned back into coded
+pixels (``labeler.explicit.video_overlay``).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+
+class Orientation(NamedTuple):
+    """:meth:`apply` turns a plane counter-clockwise by ``turns`` quarter turns, then mirrors it left to
+    right when ``mirrored`` (``fliplr(rot90(plane, turns))``); :meth:`undo` is its inverse.
+
+    In the watermark detector it is the transform that restores a picture that had been mirrored (when
+    ``mirrored``) and then turned clockwise by ``turns`` quarter turns: a flip edit, a rotate edit, or a
+    transcode that applied a video's display matrix to the pixels. In a display matrix it takes coded
+    pixels to the picture as shown."""
+
+    turns: int = 0
+    mirrored: bool = False
+
+    def apply(self, plane: np.ndarray) -> np.ndarray:
+        turned = np.rot90(plane, self.turns) if self.turns % 4 else plane
+        return np.ascontiguousarray(turned[:, ::-1] if self.mirrored else turned)
+
+    def undo(self, plane: np.ndarray) -> np.ndarray:
+        unmirrored = plane[:, ::-1] if self.mirrored else plane
+        return np.ascontiguousarray(np.rot90(unmirrored, -self.turns) if self.turns % 4 else unmirrored)
+
+
+UPRIGHT = Orientation()
+#: Upright first, then the seven others.
+ORIENTATIONS = (UPRIGHT, *(Orientation(turns, mirrored) for mirrored in (False, True) for turns in range(4)
+                          if turns or mirrored))
