@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from labeler import __version__, cli_service
 from labeler.errors import InvalidOption, KeyMissing, LabelerError, OutputExists
 from labeler.keyfile import default_key_path, init_key_file, resolve_key
+from labeler.orientation import Orientation
 from labeler.settings import Corner, LabelOptions, VisibleLabelOptions
 from labeler.store.registry import Registry, default_registry_path
 
@@ -275,12 +276,9 @@ def _expand(paths: Sequence[Path], recursive: bool) -> list[Path]:
 
 
 def _orientation_phrase(watermark: dict[str, Any]) -> str:
-    """How the detector had to turn or flip the picture back, for the verify summary ("" when upright)."""
-    done = ["mirrored"] if watermark.get("mirrored") else []
-    turns = int(watermark.get("right_angle_turns") or 0)
-    if turns:
-        done.append(f"turned {90 * turns}° clockwise")
-    return "; the picture was " + ", then ".join(done) if done else ""
+    """How the picture had been turned or flipped, for the verify summary ("" when upright)."""
+    edit = Orientation.of_watermark(watermark).edit_description()
+    return f"; the picture was {edit}" if edit else ""
 
 
 def _human_report(report: dict[str, Any], out: TextIO) -> None:

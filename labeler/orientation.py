@@ -8,7 +8,8 @@ pixels (``labeler.explicit.video_overlay``).
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -32,6 +33,18 @@ class Orientation(NamedTuple):
     def undo(self, plane: np.ndarray) -> np.ndarray:
         unmirrored = plane[:, ::-1] if self.mirrored else plane
         return np.ascontiguousarray(np.rot90(unmirrored, -self.turns) if self.turns % 4 else unmirrored)
+
+    @classmethod
+    def of_watermark(cls, watermark: Mapping[str, Any]) -> Orientation:
+        """The orientation a verify report's watermark section (``right_angle_turns``, ``mirrored``) gives."""
+        return cls(int(watermark.get("right_angle_turns") or 0), bool(watermark.get("mirrored")))
+
+    def edit_description(self) -> str:
+        """The edit this orientation restores, in words ("mirrored, then turned 90° clockwise"; "" upright)."""
+        done = ["mirrored"] if self.mirrored else []
+        if self.turns % 4:
+            done.append(f"turned {90 * (self.turns % 4)}° clockwise")
+        return ", then ".join(done)
 
 
 UPRIGHT = Orientation()

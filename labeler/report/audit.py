@@ -64,8 +64,7 @@ def _visuals(data: bytes, report: dict[str, Any], config: AuditConfig) -> dict[s
     if config.heatmap and config.key is not None:
         from labeler.report.heatmap import strength_map
 
-        watermark = report.get("watermark") or {}
-        orientation = Orientation(int(watermark.get("right_angle_turns") or 0), bool(watermark.get("mirrored")))
+        orientation = Orientation.of_watermark(report.get("watermark") or {})
         extra["strength_map"] = np.round(strength_map(np.asarray(rgb), config.key, orientation), 2).tolist()
     return extra
 

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from labeler.errors import OutputNotWritable
+from labeler.orientation import Orientation
 from labeler.report.audit import verdict_counts
 
 __all__ = ["CSV_COLUMNS", "heatmap_png", "write_csv", "write_html", "write_jsonl", "write_reports"]
@@ -143,8 +144,9 @@ def write_html(entries: Sequence[dict[str, Any]], path: Path, title: str = "labe
         verdict = "error" if err else str(e.get("verdict"))
         reason = f"{err['code']}: {err['message']}" if err else str(e.get("reason", ""))
         wm = e.get("watermark") or {}
-        wm_text = (f"id {wm['watermark_id']} (false-positive probability {wm['false_positive_probability']:.0e})"
-                   if wm.get("detected") else "—")
+        edit = Orientation.of_watermark(wm).edit_description()
+        wm_text = (f"id {wm['watermark_id']} (false-positive probability {wm['false_positive_probability']:.0e}"
+                   + (f"; the picture was {edit}" if edit else "") + ")" if wm.get("detected") else "—")
         visuals = []
         if e.get("thumbnail"):
             visuals.append(f'<img class="thumb" alt="thumbnail" src="{e["thumbnail"]}">')
