@@ -30,9 +30,10 @@ SAMPLES = Path(__file__).resolve().parent / "samples"
 SAMPLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
-def travel(data: bytes) -> bytes:
-    """What a platform typically does to an upload: drop metadata, shrink to 75%, JPEG quality 75."""
-    rgb = np.array(Image.open(io.BytesIO(data)).convert("RGB"))
+def travel(data: bytes, quarter_turns: int = 0) -> bytes:
+    """What a platform typically does to an upload: drop metadata, shrink to 75%, JPEG quality 75 (after
+    the user turned the picture clockwise by ``quarter_turns`` right angles)."""
+    rgb = np.ascontiguousarray(np.rot90(np.array(Image.open(io.BytesIO(data)).convert("RGB")), -quarter_turns))
     small = cv2.resize(rgb, None, fx=0.75, fy=0.75, interpolation=cv2.INTER_AREA)
     buffer = io.BytesIO()
     Image.fromarray(small).save(buffer, "JPEG", quality=75)
@@ -97,10 +98,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             travelled_path = (out / "travelled" / sample.name).with_suffix(".jpg")
             travelled_path.write_bytes(travel(result.data))
+            turned_path = out / "travelled" / f"{sample.stem}-turned.jpg"
+            turned_path.write_bytes(travel(result.data, quarter_turns=1))
             for stage, path, expected in (
                 ("original", sample, Verdict.NONE),
                 ("labeled", labeled_path, Verdict.CONFIRMED),
                 ("travelled", travelled_path, Verdict.CONFIRMED),
+                ("turned 90°, travelled", turned_path, Verdict.CONFIRMED),
             ):
                 row, ok = _row(sample.name, stage, verifier.verify_file(path), expected)
                 rows.append(row)
@@ -113,8 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             all_ok &= media_ok
     _print_table(rows)
     print(f"\nlabeled files in {out / 'labeled'}; 'travelled' copies in {out / 'travelled'}: images with metadata "
-          "stripped, 0.75x, JPEG 75; audio as MP3 128 kbit/s without tags; video re-encoded (H.264 CRF 28, AAC 96 "
-          "kbit/s) without tags")
+          "stripped, 0.75x, JPEG 75 (and a copy turned 90° first); audio as MP3 128 kbit/s without tags; video "
+          "re-encoded (H.264 CRF 28, AAC 96 kbit/s) without tags")
     print("all verdicts as expected" if all_ok else "SOME VERDICTS WERE NOT AS EXPECTED")
     return 0 if all_ok else 1
 

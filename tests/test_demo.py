@@ -16,5 +16,8 @@ def test_the_demo_gets_every_verdict_it_expects(tmp_path: Path, capsys: pytest.C
     assert "all verdicts as expected" in table
     for name in ("sunset.jpg", "music.wav", "music.mp3", "clip.mp4"):
         assert name in table
-    assert table.count("confirmed") >= 10  # labeled and travelled copies of 3 images, 1 audio, 1 video
+    # labeled, travelled and turned+travelled copies of 3 images; labeled and travelled audio and video
+    assert table.count("confirmed") >= 13
+    assert table.count("turned 90°, travelled") == 3
     assert (tmp_path / "travelled" / "clip.mp4").is_file() and (tmp_path / "travelled" / "music.mp3").is_file()
+    assert (tmp_path / "travelled" / "sunset-turned.jpg").is_file()
