@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--strength", type=float, default=1.0, help="watermark strength (1 = the image mark's)")
     parser.add_argument("--heights", default="720,1080", help="clip heights; robustness runs on 1080 only")
     parser.add_argument("--source-crf", type=int, default=18, help="the clips' H.264 CRF (labeling keeps it)")
+    parser.add_argument("--speed-rounds", type=int, default=3,
+                        help="alternating plain/label runs per clip for the throughput ratio (median times)")
     parser.add_argument("--robustness", action=argparse.BooleanOptionalAction, default=True,
                         help="run the 2-s-clip attacks (off: quality, flicker and speed only)")
     args = parser.parse_args(argv)
@@ -231,15 +233,21 @@ def main(argv: list[str] | None = None) -> int:
         crf = args.source_crf
         # crf=None: labeling reads the source's CRF from x264's record, as `labeler label` does
         settings = VideoLabelSettings(index + 1, KEY, "{}", label=None, crf=None, strength=args.strength)
-        t0 = time.perf_counter()
-        frames = plain_reencode(src, work / "plain.mp4", crf)
-        plain_s = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        labeled = label_video_file(src, work / "marked.mp4", settings)
-        assert labeled.rate_control.startswith(f"crf {crf} "), labeled.rate_control
-        label_s = time.perf_counter() - t0
-        speed.append({"clip": name, "frames": frames, "plain_fps": frames / plain_s,
-                      "label_fps": frames / label_s, "ratio": plain_s / label_s})
+        # Plain re-encode and labeling alternate --speed-rounds times; the ratio is of the median times (one
+        # pair swings by +-0.1 with this shared machine's load), and each pair's ratio is kept for the spread.
+        plain_times, label_times = [], []
+        for _ in range(args.speed_rounds):
+            t0 = time.perf_counter()
+            frames = plain_reencode(src, work / "plain.mp4", crf)
+            plain_times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            labeled = label_video_file(src, work / "marked.mp4", settings)
+            label_times.append(time.perf_counter() - t0)
+            assert labeled.rate_control.startswith(f"crf {crf} "), labeled.rate_control
+        plain_s, label_s = float(np.median(plain_times)), float(np.median(label_times))
+        pairs = [p / q for p, q in zip(plain_times, label_times, strict=True)]
+        speed.append({"clip": name, "frames": frames, "plain_fps": frames / plain_s, "label_fps": frames / label_s,
+                      "ratio": plain_s / label_s, "pair_ratios": pairs})
         ref = list(luma_frames(src))
         p_plain = np.mean([psnr(a, b) for a, b in zip(ref, luma_frames(work / "plain.mp4"), strict=False)])
         p_mark = np.mean([psnr(a, b) for a, b in zip(ref, luma_frames(work / "marked.mp4"), strict=False)])
@@ -292,9 +300,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{q['clip']:28} {q['psnr_plain']:10.2f} {q['psnr_marked']:11.2f} {q['loss_db']:8.2f}  "
               f"{fp['flicker']:13.3f} {fm['flicker']:14.3f}  {fp['rms_min']:7.2f}-{fp['rms_max']:<7.2f} "
               f"{fm['rms_min']:8.2f}-{fm['rms_max']:<7.2f}")
-    print(f"{'clip':28} {'plain fps':>10} {'label fps':>10} {'ratio':>6}")
+    print(f"{'clip':28} {'plain fps':>10} {'label fps':>10} {'ratio':>6}  pair ratios (alternating runs)")
     for s in speed:
-        print(f"{s['clip']:28} {s['plain_fps']:10.1f} {s['label_fps']:10.1f} {s['ratio']:6.2f}")
+        pairs = " ".join(f"{r:.2f}" for r in s["pair_ratios"])
+        print(f"{s['clip']:28} {s['plain_fps']:10.1f} {s['label_fps']:10.1f} {s['ratio']:6.2f}  {pairs}")
     print(f"{'attack (2-s clips)':32} {'recovered':>10} {'unmarked claims':>16}")
     for k, v in robust.items():
         claims = unmarked_claims[k]
