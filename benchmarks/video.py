@@ -215,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--robustness", action=argparse.BooleanOptionalAction, default=True,
                         help="run the 2-s-clip attacks (off: quality, flicker and speed only)")
     args = parser.parse_args(argv)
+    if args.speed_rounds < 1:
+        parser.error("--speed-rounds must be at least 1")
     work = OUT / "video"
     work.mkdir(parents=True, exist_ok=True)
     photos = load_corpus()[: args.photos]
